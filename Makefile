@@ -1,0 +1,49 @@
+# hammer's two commands: `make train` (the tutorial job) and `make test`.
+# Both set up what they need first (`make setup`), idempotently.
+#
+# Builds and the Python venv live outside the clone, in $(CACHE), so a second
+# run — or CI on the same machine — rebuilds only what changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+CACHE ?= $(HOME)/.cache/hammer
+VENV ?= $(CACHE)/venv
+PYTHON := $(VENV)/bin/python
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export HAMMER_PYTHON := $(PYTHON)
+# libtorch is the venv's torch package; found once it is installed.
+LIBTORCH_DIR = $(shell ls -d $(VENV)/lib/python3*/site-packages/torch 2>/dev/null)
+CARGO = LIBTORCH=$(LIBTORCH_DIR) cargo
+HAMMER = $(CARGO_TARGET_DIR)/debug/hammer
+SETUP_STAMP := $(VENV)/.hammer-setup
+BENCH_STAMP := $(VENV)/.hammer-bench-setup
+
+.PHONY: setup build train test bench clean-cache
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): python/requirements.txt
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r python/requirements.txt
+	rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	touch $@
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+train: build
+	$(HAMMER) train configs/tutorial.toml --job-name tutorial-$$(date +%Y%m%d-%H%M%S)
+
+test: build
+	$(CARGO) test --workspace
+
+$(BENCH_STAMP): python/requirements-bench.txt $(SETUP_STAMP)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r python/requirements-bench.txt
+	touch $@
+
+bench: build $(BENCH_STAMP)
+	PATH=$(VENV)/bin:$$PATH bench/run.sh
+
+clean-cache:
+	rm -rf $(CACHE)

@@ -1,0 +1,13 @@
+//! Embeds an rpath to libtorch's `lib` directory so that `hammer` and the
+//! tests run without `LD_LIBRARY_PATH`.
+//!
+//! torch-sys finds libtorch from `LIBTORCH` (the Makefile points it at the
+//! venv's `torch` package); we read the same variable.
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if let Ok(libtorch) = std::env::var("LIBTORCH") {
+        let lib = std::path::Path::new(&libtorch).join("lib");
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    }
+}

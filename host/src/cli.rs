@@ -1,0 +1,153 @@
+//! The `hammer` command line: its arguments, and what each command does with
+//! them (build the config, prepare the work dir, run the runner).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::checkpoint::atomic::write_atomic;
+use crate::config::{self, Config};
+use crate::runner::{Runner, Start};
+use crate::workdir;
+
+/// hammer: a deep-learning training runner with sandboxed WebAssembly extensions.
+#[derive(Debug, Parser)]
+#[command(name = "hammer", version, about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What `hammer` is asked to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model as the config describes.
+    Train(TrainArgs),
+    /// Run the validation loop on a checkpoint.
+    Val(EvalArgs),
+    /// Run the test loop on a checkpoint.
+    Test(EvalArgs),
+    /// Inspect configs.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Options shared by every command that reads a config.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The config file (TOML, or JSON by extension).
+    pub config: PathBuf,
+    /// Override config keys, e.g. `--cfg-options optim.optimizer.lr=0.01 train_cfg.max_epochs=5`.
+    #[arg(long = "cfg-options", num_args = 1.., value_name = "KEY=VALUE")]
+    pub cfg_options: Vec<String>,
+    /// Device to run on: cpu, cuda, cuda:N or auto (sets `env.device`).
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+impl ConfigArgs {
+    /// Loads and validates the config with the command line's overrides applied.
+    ///
+    /// # Errors
+    /// Whatever [`config::load_config`] reports.
+    pub fn load(&self, extra: &[String]) -> Result<Config> {
+        let mut options = self.cfg_options.clone();
+        options.extend(extra.iter().cloned());
+        if let Some(device) = &self.device {
+            options.push(format!("env.device={device}"));
+        }
+        config::load_config(&self.config, &options)
+    }
+}
+
+/// Arguments of `hammer train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    #[allow(missing_docs, reason = "flattened")]
+    pub config: ConfigArgs,
+    /// Name of the job; the work dir is `work_dirs/<job-name>` (default: the config's file stem).
+    #[arg(long)]
+    pub job_name: Option<String>,
+    /// The work dir, instead of `work_dirs/<job-name>`.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Continue the job from its newest checkpoint, or from PATH.
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<Option<PathBuf>>,
+    /// Start from these weights (a checkpoint or a safetensors state dict), training from the start.
+    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
+    pub load_from: Option<PathBuf>,
+    /// Keep only the newest N checkpoints; -1 keeps all (sets `checkpoint.max_keep_ckpts`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub keep_ckpt_num: Option<i64>,
+}
+
+/// Arguments of `hammer val` and `hammer test`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    #[allow(missing_docs, reason = "flattened")]
+    pub config: ConfigArgs,
+    /// The checkpoint (or safetensors weights) to evaluate.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+}
+
+/// `hammer config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved config (bases merged, overrides applied, defaults filled in).
+    Show(ConfigArgs),
+}
+
+/// Runs the command `cli` describes.
+///
+/// # Errors
+/// Any error of the command, as a one-paragraph message.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(&args),
+        Command::Val(args) => evaluate(&args, false),
+        Command::Test(args) => evaluate(&args, true),
+        Command::Config(ConfigCommand::Show(args)) => {
+            print!("{}", args.load(&[])?.to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    let extra: Vec<String> =
+        args.keep_ckpt_num.map(|n| format!("checkpoint.max_keep_ckpts={n}")).into_iter().collect();
+    let cfg = args.config.load(&extra)?;
+    let dir = workdir::resolve(args.work_dir.as_deref(), args.job_name.as_deref(), &args.config.config);
+    let start = match (&args.resume, &args.load_from) {
+        (Some(None), _) => Start::ResumeLatest,
+        (Some(Some(p)), _) => Start::ResumeFrom(p.clone()),
+        (None, Some(p)) => Start::LoadFrom(p.clone()),
+        (None, None) => Start::Fresh,
+    };
+    match &start {
+        Start::ResumeLatest => workdir::prepare(&dir, true)?,
+        Start::ResumeFrom(_) => std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the work dir `{}`", dir.display()))?,
+        _ => workdir::prepare(&dir, false)?,
+    }
+    write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let mut runner = Runner::build(cfg, Some(dir), start)?;
+    runner.train()
+}
+
+fn evaluate(args: &EvalArgs, test: bool) -> Result<()> {
+    let cfg = args.config.load(&[])?;
+    let mut runner = Runner::build(cfg, None, Start::LoadFrom(args.checkpoint.clone()))?;
+    if test {
+        runner.test()?;
+    } else {
+        runner.val()?;
+    }
+    Ok(())
+}

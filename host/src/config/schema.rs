@@ -1,0 +1,358 @@
+//! The typed configuration: every section and key hammer accepts, with its
+//! default and what it means.
+//!
+//! The sections follow MMEngine's names (`model`, `train_dataloader`,
+//! `train_cfg`, `optim`, ...). Every struct denies unknown keys, so a typo is
+//! an error naming the key's full path and the closest valid name (see
+//! [`super::validate`]). Defaults are the tutorial job's where MMEngine has
+//! none of its own.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole, resolved configuration of a job.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The network to train.
+    pub model: ModelConfig,
+    /// Loss function of the model's output against the labels.
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Data for the training loop.
+    pub train_dataloader: Option<DataLoaderConfig>,
+    /// Data for the validation loop.
+    pub val_dataloader: Option<DataLoaderConfig>,
+    /// Data for the test loop.
+    pub test_dataloader: Option<DataLoaderConfig>,
+    /// How long to train and when to validate.
+    #[serde(default)]
+    pub train_cfg: TrainConfig,
+    /// Optimizer, gradient clipping and accumulation.
+    #[serde(default)]
+    pub optim: OptimConfig,
+    /// Metrics computed by the validation and test loops.
+    #[serde(default = "default_evaluator")]
+    pub val_evaluator: Vec<MetricConfig>,
+    /// When and how checkpoints are written.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    /// Console, log file and scalar logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Device, threads, seed and determinism.
+    #[serde(default)]
+    pub env: EnvConfig,
+    /// Extensions (WebAssembly plugins), in the order given.
+    #[serde(default)]
+    pub plugins: Vec<toml::Table>,
+}
+
+/// The network, built by name (`type`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Which network: `mlp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Number of features of one input sample.
+    #[serde(default = "default_in_features")]
+    pub in_features: i64,
+    /// Number of hidden `Linear` layers (MMEngine tutorial's `layers`).
+    #[serde(default = "default_layers")]
+    pub layers: usize,
+    /// Width of each hidden layer.
+    #[serde(default = "default_hidden")]
+    pub hidden: i64,
+    /// Activation after each hidden layer: `relu`, `silu`, `tanh`, `gelu` or `none`.
+    #[serde(default = "default_activation")]
+    pub activation: String,
+    /// Number of output classes (or regression targets).
+    #[serde(default = "default_num_classes")]
+    pub num_classes: i64,
+}
+
+/// The loss applied to the model's output.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// `cross_entropy` (labels are class indices) or `mse` (labels are
+    /// one-hot encoded to the output width).
+    #[serde(rename = "type", default = "default_loss")]
+    pub kind: String,
+}
+
+/// A data loader: a data set, batching, shuffling and prefetching.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataLoaderConfig {
+    /// The data set to load.
+    pub dataset: DatasetConfig,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Draw a new seeded permutation every epoch (the seed is `env.seed`
+    /// plus the epoch, as MMEngine's `DefaultSampler`).
+    #[serde(default)]
+    pub shuffle: bool,
+    /// Drop the last, incomplete batch of an epoch.
+    #[serde(default)]
+    pub drop_last: bool,
+    /// Batches prepared ahead by the background loader thread.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: usize,
+}
+
+/// A data set, built by name (`type`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Which data set: `two_rings` (MMEngine tutorial's synthetic set).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Number of samples.
+    pub size: usize,
+    /// Seed that generates the samples (0 for the tutorial's training set,
+    /// 3407 for its validation set).
+    #[serde(default)]
+    pub seed: i64,
+}
+
+/// How long to train and when to validate (MMEngine's `train_cfg`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Count progress in epochs (`true`) or in iterations (`false`).
+    #[serde(default = "default_true")]
+    pub by_epoch: bool,
+    /// Length of training when `by_epoch`.
+    pub max_epochs: Option<u32>,
+    /// Length of training when not `by_epoch`.
+    pub max_iters: Option<u64>,
+    /// First epoch (or iteration) after which validation runs.
+    pub val_begin: Option<u64>,
+    /// Validate every this many epochs (or iterations).
+    pub val_interval: Option<u64>,
+    /// MMCV-style workflow, e.g. `[["train", 2], ["val", 1]]`, repeated until
+    /// the maximum is reached. Replaces `val_begin`/`val_interval`.
+    pub workflow: Option<Vec<(String, u64)>>,
+}
+
+/// Optimizer, gradient clipping and accumulation (MMEngine's `optim_wrapper`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    /// The optimizer and its hyper-parameters.
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// Gradient clipping, off when absent.
+    pub clip_grad: Option<ClipGradConfig>,
+    /// Accumulate gradients over this many iterations before each step
+    /// (MMEngine's `accumulative_counts`).
+    #[serde(default = "default_one")]
+    pub accumulative_counts: u32,
+}
+
+/// An optimizer, built by name (`type`); keys that do not apply to the chosen
+/// type are rejected.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// `sgd`, `adam` or `adamw` (case-insensitive, as `torch.optim` names them).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Momentum factor (SGD).
+    pub momentum: Option<f64>,
+    /// Dampening for momentum (SGD).
+    pub dampening: Option<f64>,
+    /// Nesterov momentum (SGD).
+    pub nesterov: Option<bool>,
+    /// L2 penalty (SGD, Adam) or decoupled weight decay (AdamW).
+    pub weight_decay: Option<f64>,
+    /// Coefficients of the running averages (Adam, AdamW).
+    pub betas: Option<(f64, f64)>,
+    /// Term added to the denominator (Adam, AdamW).
+    pub eps: Option<f64>,
+    /// Use the AMSGrad variant (Adam, AdamW).
+    pub amsgrad: Option<bool>,
+}
+
+/// Gradient clipping by total norm or by value.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClipGradConfig {
+    /// `norm` (as `clip_grad_norm_`) or `value` (as `clip_grad_value_`).
+    #[serde(rename = "type", default = "default_clip")]
+    pub kind: String,
+    /// Largest total norm (for `norm`).
+    pub max_norm: Option<f64>,
+    /// Order of the norm (for `norm`), `inf` allowed.
+    pub norm_type: Option<f64>,
+    /// Largest absolute gradient (for `value`).
+    pub clip_value: Option<f64>,
+}
+
+/// A metric of the validation and test loops, built by name (`type`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    /// `accuracy` (percent of correct top-1 predictions) or `loss` (mean loss).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// When and how checkpoints are written (MMEngine's `CheckpointHook`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Save every this many epochs (or iterations); 0 disables periodic saving.
+    #[serde(default = "default_one_u64")]
+    pub interval: u64,
+    /// Count `interval` in epochs (`true`) or iterations (`false`); defaults to
+    /// `train_cfg.by_epoch`.
+    pub by_epoch: Option<bool>,
+    /// Keep only this many newest periodic checkpoints; -1 keeps all
+    /// (Hammer's default is 20).
+    #[serde(default = "default_keep")]
+    pub max_keep_ckpts: i64,
+    /// Also save at the end of training when the last step is not on an interval.
+    #[serde(default = "default_true")]
+    pub save_last: bool,
+}
+
+/// Console, log file and scalar logging (MMEngine's `LoggerHook`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Log a training line every this many iterations.
+    #[serde(default = "default_log_interval")]
+    pub interval: u64,
+    /// Show a progress bar when standard error is a terminal.
+    #[serde(default = "default_true")]
+    pub progress_bar: bool,
+}
+
+/// Device, threads, seed and determinism (MMEngine's `env_cfg` and `randomness`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// `cpu`, `cuda`, `cuda:N`, or `auto` (CUDA when libtorch sees a GPU).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// libtorch intra-op threads. 1 by default: on small models the thread
+    /// pool's hand-offs cost more than they save (measured in the README).
+    #[serde(default = "default_one")]
+    pub num_threads: u32,
+    /// Seed of model initialisation, shuffling and libtorch's generator.
+    #[serde(default)]
+    pub seed: u64,
+    /// Ask libtorch for deterministic algorithms only.
+    #[serde(default)]
+    pub deterministic: bool,
+}
+
+fn default_evaluator() -> Vec<MetricConfig> {
+    vec![MetricConfig { kind: "accuracy".into() }]
+}
+fn default_in_features() -> i64 {
+    2
+}
+fn default_layers() -> usize {
+    2
+}
+fn default_hidden() -> i64 {
+    64
+}
+fn default_activation() -> String {
+    "relu".into()
+}
+fn default_num_classes() -> i64 {
+    2
+}
+fn default_loss() -> String {
+    "cross_entropy".into()
+}
+fn default_prefetch() -> usize {
+    2
+}
+fn default_true() -> bool {
+    true
+}
+fn default_one() -> u32 {
+    1
+}
+fn default_one_u64() -> u64 {
+    1
+}
+fn default_keep() -> i64 {
+    20
+}
+fn default_clip() -> String {
+    "norm".into()
+}
+fn default_log_interval() -> u64 {
+    10
+}
+fn default_device() -> String {
+    "auto".into()
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self { kind: default_loss() }
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            by_epoch: true,
+            max_epochs: None,
+            max_iters: None,
+            val_begin: None,
+            val_interval: None,
+            workflow: None,
+        }
+    }
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self { optimizer: OptimizerConfig::default(), clip_grad: None, accumulative_counts: 1 }
+    }
+}
+
+impl Default for OptimizerConfig {
+    /// MMEngine's tutorial optimizer: Adam with lr 0.001.
+    fn default() -> Self {
+        Self {
+            kind: "adam".into(),
+            lr: 1e-3,
+            momentum: None,
+            dampening: None,
+            nesterov: None,
+            weight_decay: None,
+            betas: None,
+            eps: None,
+            amsgrad: None,
+        }
+    }
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self { interval: 1, by_epoch: None, max_keep_ckpts: default_keep(), save_last: true }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { interval: default_log_interval(), progress_bar: true }
+    }
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        Self { device: default_device(), num_threads: 1, seed: 0, deterministic: false }
+    }
+}

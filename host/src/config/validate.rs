@@ -1,0 +1,704 @@
+//! Turning a config tree into the typed [`Config`], with errors that name the
+//! full key path, and the semantic checks serde cannot express.
+//!
+//! Key paths are dotted, list elements by their 0-based index, exactly as
+//! `--cfg-options` takes them: `train_cfg.max_epochs`, `val_evaluator.0.type`.
+//!
+//! The messages are one paragraph each:
+//! - ``unknown config key `train_cfg.max_epoch`; did you mean `max_epochs`? (valid keys here: `by_epoch`, ...)``
+//! - ``config key `train_cfg.max_epochs`: expected an integer (u32), found string "ten"``
+//! - ``missing config key `model.type` ``
+//! - ``config key `optim.optimizer.betas`: does not apply to optimizer `sgd` ...``
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use super::checks::check;
+use super::tree::Tree;
+use super::Config;
+
+/// A config that cannot be read, merged, overridden or validated: a
+/// one-paragraph message naming the file or the key path at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    message: String,
+    key: Option<String>,
+}
+
+impl ConfigError {
+    /// An error with this message and no particular key.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), key: None }
+    }
+
+    /// An error about the config key at dotted path `key`.
+    pub fn with_key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { message: message.into(), key: Some(key.into()) }
+    }
+
+    /// The message, as displayed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The dotted path of the key at fault (e.g. `val_evaluator.0.type`),
+    /// when the error is about one key.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+}
+
+/// An error about key `key`: ``config key `key`: message``.
+pub(super) fn key_error(key: &str, message: impl fmt::Display) -> ConfigError {
+    ConfigError::with_key(key, format!("config key `{key}`: {message}"))
+}
+
+/// Deserializes the typed [`Config`] from a (merged and overridden) tree and
+/// runs the semantic [`check`]s.
+///
+/// # Errors
+/// An unknown key (with its full path, the closest valid name and the valid
+/// names at that place), a missing key, a value of the wrong type (with what
+/// was expected and what was found), or any error of [`check`].
+pub fn from_tree(tree: Value) -> Result<Config, ConfigError> {
+    let config: Config = serde_path_to_error::deserialize(Tree(tree)).map_err(|err| {
+        let key = dotted(err.path());
+        describe(&key, &err.inner().to_string())
+    })?;
+    check(&config)?;
+    Ok(config)
+}
+
+/// Joins the segments of a serde path with dots, list indices as numbers.
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .map(|segment| match segment {
+            serde_path_to_error::Segment::Seq { index } => index.to_string(),
+            serde_path_to_error::Segment::Map { key } => key.clone(),
+            serde_path_to_error::Segment::Enum { variant } => variant.clone(),
+            serde_path_to_error::Segment::Unknown => "?".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// `parent.name`, or `name` at the top level.
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// The backquoted names in `text`, in order.
+fn backquoted(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// Rephrases serde's error `message` about the value at `key`.
+fn describe(key: &str, message: &str) -> ConfigError {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // serde: "unknown field `x`, expected one of `a`, `b`" / "expected `a`"
+        // / "expected `a` or `b`" / "there are no fields".
+        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        // serde_path_to_error's path already ends with the unknown key.
+        let full = if key.is_empty() { name.to_string() } else { key.to_string() };
+        let valid = backquoted(expected);
+        return ConfigError::with_key(full.clone(), unknown_key_message(&full, name, &valid));
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        let full = join(key, name);
+        return ConfigError::with_key(full.clone(), format!("missing config key `{full}`"));
+    }
+    let shown = if key.is_empty() { "(top level)" } else { key };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+                return key_error(
+                    shown,
+                    format!(
+                        "expected {}, found {}",
+                        expected_phrase(expected),
+                        found_phrase(found)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        if let Some((length, expected)) = rest.split_once(", expected ") {
+            return key_error(
+                shown,
+                format!(
+                    "expected {}, found a list of {length} element{}",
+                    expected_phrase(expected),
+                    if length == "1" { "" } else { "s" }
+                ),
+            );
+        }
+    }
+    key_error(shown, message)
+}
+
+/// The unknown-key message, with the closest valid name when one is close.
+fn unknown_key_message(full: &str, name: &str, valid: &[&str]) -> String {
+    let mut message = format!("unknown config key `{full}`");
+    if let Some(best) = closest(name, valid) {
+        message.push_str(&format!("; did you mean `{best}`?"));
+    }
+    if valid.is_empty() {
+        message.push_str(" (this table takes no keys)");
+    } else {
+        let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+        message.push_str(&format!(" (valid keys here: {})", list.join(", ")));
+    }
+    message
+}
+
+/// The valid name closest to `name`, if it is close enough to be a typo.
+fn closest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    valid
+        .iter()
+        .map(|candidate| {
+            let similarity = strsim::jaro_winkler(&lower, &candidate.to_ascii_lowercase());
+            let distance = strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase());
+            (candidate, similarity, distance)
+        })
+        .filter(|(candidate, similarity, distance)| {
+            *similarity >= 0.8 || *distance <= (candidate.len().max(name.len()) / 3).max(1)
+        })
+        .min_by(|a, b| a.2.cmp(&b.2).then(b.1.total_cmp(&a.1)))
+        .map(|(candidate, _, _)| *candidate)
+}
+
+/// serde's description of an expected type, in config words.
+fn expected_phrase(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
+        | "isize" => format!("an integer ({expected})"),
+        "f32" | "f64" => format!("a number ({expected})"),
+        "a sequence" => "a list".to_string(),
+        "a map" => "a table".to_string(),
+        _ if expected.starts_with("struct ") => "a table".to_string(),
+        _ => {
+            // "a tuple of size 2" (too few items), "2 elements in sequence" (too many).
+            let count = expected.strip_prefix("a tuple of size ").or_else(|| {
+                expected
+                    .strip_suffix(" elements in sequence")
+                    .or_else(|| expected.strip_suffix(" element in sequence"))
+            });
+            match count {
+                Some(n) => format!("a list of {n} elements"),
+                None => expected.to_string(),
+            }
+        }
+    }
+}
+
+/// serde's description of an unexpected value, in config words.
+fn found_phrase(found: &str) -> String {
+    match found {
+        "map" => return "a table".to_string(),
+        "sequence" => return "a list".to_string(),
+        "unit value" => return "null".to_string(),
+        _ => {}
+    }
+    for (serde_word, word) in
+        [("integer `", "integer "), ("floating point `", "float "), ("boolean `", "boolean ")]
+    {
+        if let Some(value) = found.strip_prefix(serde_word).and_then(|v| v.strip_suffix('`')) {
+            return format!("{word}{value}");
+        }
+    }
+    found.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The smallest valid config, as a tree.
+    fn minimal() -> Value {
+        json!({
+            "model": {"type": "mlp"},
+            "train_dataloader": {"dataset": {"type": "two_rings", "size": 100}, "batch_size": 10},
+            "train_cfg": {"max_epochs": 3},
+        })
+    }
+
+    /// `minimal()` with `value` at dotted `path` (creating tables as needed).
+    fn with(path: &str, value: Value) -> Value {
+        let mut tree = minimal();
+        set(&mut tree, path, value);
+        tree
+    }
+
+    fn set(tree: &mut Value, path: &str, value: Value) {
+        let mut node = tree;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            node =
+                node.as_object_mut().unwrap().entry(part.to_string()).or_insert_with(|| json!({}));
+        }
+        node.as_object_mut().unwrap().insert(parts[parts.len() - 1].to_string(), value);
+    }
+
+    fn err(tree: Value) -> ConfigError {
+        from_tree(tree).expect_err("the config should be rejected")
+    }
+
+    fn assert_err(tree: Value, key: &str, message: &str) {
+        let e = err(tree);
+        assert_eq!(e.key(), Some(key), "{e}");
+        assert_eq!(e.to_string(), message);
+    }
+
+    fn assert_err_contains(tree: Value, key: &str, part: &str) {
+        let e = err(tree);
+        assert_eq!(e.key(), Some(key), "{e}");
+        assert!(e.to_string().contains(part), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = from_tree(minimal()).unwrap();
+        assert_eq!(config.model.hidden, 64);
+        assert_eq!(config.optim.optimizer.kind, "adam");
+        assert_eq!(config.val_evaluator.len(), 1);
+        assert_eq!(config.train_cfg.max_epochs, Some(3));
+    }
+
+    #[test]
+    fn non_finite_floats_are_read_back() {
+        let tree = with("optim.clip_grad", json!({"max_norm": 1.0, "norm_type": "inf"}));
+        let config = from_tree(tree).unwrap();
+        assert_eq!(config.optim.clip_grad.unwrap().norm_type, Some(f64::INFINITY));
+        // but not where a string or an integer is expected
+        assert_err(
+            with("train_cfg.max_epochs", json!("inf")),
+            "train_cfg.max_epochs",
+            "config key `train_cfg.max_epochs`: expected an integer (u32), found string \"inf\"",
+        );
+    }
+
+    #[test]
+    fn unknown_key_with_suggestion_at_a_nested_path() {
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({"max_epoch": 3});
+        assert_err(
+            tree,
+            "train_cfg.max_epoch",
+            "unknown config key `train_cfg.max_epoch`; did you mean `max_epochs`? (valid keys here: \
+             `by_epoch`, `max_epochs`, `max_iters`, `val_begin`, `val_interval`, `workflow`)",
+        );
+        assert_err_contains(
+            with("optim.optimizer.momentom", json!(0.9)),
+            "optim.optimizer.momentom",
+            "unknown config key `optim.optimizer.momentom`; did you mean `momentum`?",
+        );
+        assert_err_contains(
+            with("trian_cfg", json!({})),
+            "trian_cfg",
+            "unknown config key `trian_cfg`; did you mean `train_cfg`?",
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_a_list_and_without_suggestion() {
+        let tree = with("val_evaluator", json!([{"type": "accuracy"}, {"kind": "loss"}]));
+        assert_err(
+            tree,
+            "val_evaluator.1.kind",
+            "unknown config key `val_evaluator.1.kind` (valid keys here: `type`)",
+        );
+        let e = err(with("env.zzzzzz", json!(1)));
+        assert!(!e.to_string().contains("did you mean"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(valid keys here: `device`, `num_threads`, `seed`, `deterministic`)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn closest_name() {
+        assert_eq!(
+            closest("max_epoch", &["by_epoch", "max_epochs", "max_iters"]),
+            Some("max_epochs")
+        );
+        assert_eq!(closest("lrr", &["lr", "momentum"]), Some("lr"));
+        assert_eq!(closest("Batch_Size", &["dataset", "batch_size"]), Some("batch_size"));
+        assert_eq!(closest("zzz", &["lr", "momentum"]), None);
+    }
+
+    #[test]
+    fn wrong_type_names_expected_and_found() {
+        assert_err(
+            with("train_cfg.max_epochs", json!("ten")),
+            "train_cfg.max_epochs",
+            "config key `train_cfg.max_epochs`: expected an integer (u32), found string \"ten\"",
+        );
+        assert_err(
+            with("train_cfg.max_epochs", json!(-1)),
+            "train_cfg.max_epochs",
+            "config key `train_cfg.max_epochs`: expected an integer (u32), found integer -1",
+        );
+        assert_err(
+            with("env.deterministic", json!(1)),
+            "env.deterministic",
+            "config key `env.deterministic`: expected a boolean, found integer 1",
+        );
+        assert_err(
+            with("optim.optimizer", json!({"type": "adam", "lr": "fast"})),
+            "optim.optimizer.lr",
+            "config key `optim.optimizer.lr`: expected a number (f64), found string \"fast\"",
+        );
+        assert_err(
+            with("train_cfg", json!(5)),
+            "train_cfg",
+            "config key `train_cfg`: expected a table, found integer 5",
+        );
+        assert_err(
+            with("model.type", json!(["mlp"])),
+            "model.type",
+            "config key `model.type`: expected a string, found a list",
+        );
+        assert_err(
+            with("val_evaluator", json!({"type": "loss"})),
+            "val_evaluator",
+            "config key `val_evaluator`: expected a list, found a table",
+        );
+        assert_err(
+            with("train_cfg.workflow", json!([["train", 1.5]])),
+            "train_cfg.workflow.0.1",
+            "config key `train_cfg.workflow.0.1`: expected an integer (u64), found float 1.5",
+        );
+        assert_err(
+            with("optim.optimizer", json!({"type": "adam", "lr": 0.1, "betas": [0.9, 0.99, 0.1]})),
+            "optim.optimizer.betas",
+            "config key `optim.optimizer.betas`: expected a list of 2 elements, found a list of 3 elements",
+        );
+        assert_err(
+            with("optim.optimizer", json!({"type": "adam", "lr": 0.1, "betas": [0.9]})),
+            "optim.optimizer.betas",
+            "config key `optim.optimizer.betas`: expected a list of 2 elements, found a list of 1 element",
+        );
+    }
+
+    #[test]
+    fn missing_keys() {
+        let mut tree = minimal();
+        tree["model"] = json!({"hidden": 3});
+        assert_err(tree, "model.type", "missing config key `model.type`");
+        let mut tree = minimal();
+        tree.as_object_mut().unwrap().remove("model");
+        assert_err(tree, "model", "missing config key `model`");
+        assert_err(
+            with("train_dataloader", json!({"dataset": {"type": "two_rings"}, "batch_size": 1})),
+            "train_dataloader.dataset.size",
+            "missing config key `train_dataloader.dataset.size`",
+        );
+    }
+
+    #[test]
+    fn train_cfg_length() {
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({});
+        assert_err_contains(
+            tree,
+            "train_cfg.max_epochs",
+            "missing config key `train_cfg.max_epochs`",
+        );
+        // Not required without a training loader (test-only configs).
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({});
+        tree.as_object_mut().unwrap().remove("train_dataloader");
+        from_tree(tree).unwrap();
+
+        assert_err_contains(
+            with("train_cfg.max_iters", json!(10)),
+            "train_cfg.max_iters",
+            "config key `train_cfg.max_iters`: not allowed when `train_cfg.by_epoch` is true",
+        );
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({"by_epoch": false, "max_epochs": 3, "max_iters": 10});
+        assert_err_contains(
+            tree,
+            "train_cfg.max_epochs",
+            "not allowed when `train_cfg.by_epoch` is false",
+        );
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({"by_epoch": false});
+        assert_err_contains(
+            tree,
+            "train_cfg.max_iters",
+            "missing config key `train_cfg.max_iters`",
+        );
+        let mut tree = minimal();
+        tree["train_cfg"] = json!({"by_epoch": false, "max_iters": 100, "val_interval": 50});
+        from_tree(tree).unwrap();
+        assert_err(
+            with("train_cfg.max_epochs", json!(0)),
+            "train_cfg.max_epochs",
+            "config key `train_cfg.max_epochs`: must be at least 1, found 0",
+        );
+        assert_err_contains(
+            with("train_cfg.val_interval", json!(0)),
+            "train_cfg.val_interval",
+            "at least 1",
+        );
+    }
+
+    #[test]
+    fn workflow() {
+        from_tree(with("train_cfg.workflow", json!([["train", 2], ["val", 1]]))).unwrap();
+        let mut tree = with("train_cfg.workflow", json!([["train", 2], ["val", 1]]));
+        tree["train_cfg"]["val_interval"] = json!(1);
+        assert_err_contains(
+            tree,
+            "train_cfg.workflow",
+            "config key `train_cfg.workflow`: cannot be combined with `train_cfg.val_interval`",
+        );
+        let mut tree = with("train_cfg.workflow", json!([["train", 2]]));
+        tree["train_cfg"]["val_begin"] = json!(1);
+        assert_err_contains(
+            tree,
+            "train_cfg.workflow",
+            "cannot be combined with `train_cfg.val_begin`",
+        );
+        assert_err(
+            with("train_cfg.workflow", json!([["train", 2], ["test", 1]])),
+            "train_cfg.workflow.1.0",
+            "config key `train_cfg.workflow.1.0`: unknown workflow phase `test`; expected `train` or `val`",
+        );
+        assert_err(
+            with("train_cfg.workflow", json!([["train", 0]])),
+            "train_cfg.workflow.0.1",
+            "config key `train_cfg.workflow.0.1`: must be at least 1, found 0",
+        );
+        assert_err(
+            with("train_cfg.workflow", json!([["val", 1]])),
+            "train_cfg.workflow",
+            "config key `train_cfg.workflow`: needs at least one `train` entry",
+        );
+        assert_err_contains(
+            with("train_cfg.workflow", json!([])),
+            "train_cfg.workflow",
+            "at least one `train`",
+        );
+    }
+
+    #[test]
+    fn optimizer_type_and_keys() {
+        for kind in ["sgd", "SGD", "Adam", "adamw"] {
+            from_tree(with(
+                "optim.optimizer",
+                json!({"type": kind, "lr": 0.1, "weight_decay": 1e-4}),
+            ))
+            .unwrap();
+        }
+        assert_err(
+            with("optim.optimizer", json!({"type": "rmsprop", "lr": 0.1})),
+            "optim.optimizer.type",
+            "config key `optim.optimizer.type`: unknown optimizer `rmsprop`; expected one of `sgd`, `adam`, `adamw`",
+        );
+        assert_err(
+            with("optim.optimizer", json!({"type": "sgd", "lr": 0.1, "betas": [0.9, 0.999]})),
+            "optim.optimizer.betas",
+            "config key `optim.optimizer.betas`: does not apply to optimizer `sgd` (its keys are \
+             `type`, `lr`, `momentum`, `dampening`, `nesterov`, `weight_decay`)",
+        );
+        for key in ["eps", "amsgrad"] {
+            let value = if key == "eps" { json!(1e-8) } else { json!(true) };
+            let mut tree = with("optim.optimizer", json!({"type": "sgd", "lr": 0.1}));
+            tree["optim"]["optimizer"][key] = value;
+            assert_err_contains(
+                tree,
+                &format!("optim.optimizer.{key}"),
+                "does not apply to optimizer `sgd`",
+            );
+        }
+        for key in ["momentum", "dampening", "nesterov"] {
+            let value = if key == "nesterov" { json!(false) } else { json!(0.5) };
+            let mut tree = with("optim.optimizer", json!({"type": "AdamW", "lr": 0.1}));
+            tree["optim"]["optimizer"][key] = value;
+            assert_err_contains(
+                tree,
+                &format!("optim.optimizer.{key}"),
+                "does not apply to optimizer `AdamW`",
+            );
+        }
+        assert_err_contains(
+            with("optim.optimizer", json!({"type": "adam", "lr": -0.1})),
+            "optim.optimizer.lr",
+            "must be a non-negative number, found -0.1",
+        );
+        assert_err_contains(
+            with("optim.optimizer", json!({"type": "adam", "lr": 0.1, "betas": [0.9, 1.0]})),
+            "optim.optimizer.betas.1",
+            "must be in [0, 1), found 1",
+        );
+    }
+
+    #[test]
+    fn nesterov_rule() {
+        from_tree(with(
+            "optim.optimizer",
+            json!({"type": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true}),
+        ))
+        .unwrap();
+        let message = "config key `optim.optimizer.nesterov`: Nesterov momentum requires `momentum` > 0 and `dampening` = 0";
+        assert_err(
+            with("optim.optimizer", json!({"type": "sgd", "lr": 0.1, "nesterov": true})),
+            "optim.optimizer.nesterov",
+            message,
+        );
+        assert_err(
+            with(
+                "optim.optimizer",
+                json!({"type": "sgd", "lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": true}),
+            ),
+            "optim.optimizer.nesterov",
+            message,
+        );
+        from_tree(with("optim.optimizer", json!({"type": "sgd", "lr": 0.1, "nesterov": false})))
+            .unwrap();
+    }
+
+    #[test]
+    fn clip_grad() {
+        from_tree(with("optim.clip_grad", json!({"max_norm": 1.0}))).unwrap();
+        from_tree(with("optim.clip_grad", json!({"type": "value", "clip_value": 0.5}))).unwrap();
+        assert_err(
+            with("optim.clip_grad", json!({})),
+            "optim.clip_grad.max_norm",
+            "missing config key `optim.clip_grad.max_norm`: required when `optim.clip_grad.type` is `norm`",
+        );
+        assert_err_contains(
+            with("optim.clip_grad", json!({"max_norm": 1.0, "clip_value": 0.5})),
+            "optim.clip_grad.clip_value",
+            "does not apply to clipping by `norm`",
+        );
+        assert_err(
+            with("optim.clip_grad", json!({"type": "value"})),
+            "optim.clip_grad.clip_value",
+            "missing config key `optim.clip_grad.clip_value`: required when `optim.clip_grad.type` is `value`",
+        );
+        assert_err_contains(
+            with("optim.clip_grad", json!({"type": "value", "clip_value": 1.0, "max_norm": 1.0})),
+            "optim.clip_grad.max_norm",
+            "does not apply to clipping by `value`",
+        );
+        assert_err(
+            with("optim.clip_grad", json!({"type": "global"})),
+            "optim.clip_grad.type",
+            "config key `optim.clip_grad.type`: unknown clipping type `global`; expected `norm` or `value`",
+        );
+        assert_err_contains(
+            with("optim.clip_grad", json!({"max_norm": 1.0, "norm_type": 0.0})),
+            "optim.clip_grad.norm_type",
+            "must be positive",
+        );
+    }
+
+    #[test]
+    fn names_of_model_loss_dataset_and_metrics() {
+        assert_err(
+            with("model.type", json!("resnet")),
+            "model.type",
+            "config key `model.type`: unknown model `resnet`; expected `mlp`",
+        );
+        assert_err(
+            with("model.activation", json!("sigmoid")),
+            "model.activation",
+            "config key `model.activation`: unknown activation `sigmoid`; expected `relu`, `silu`, \
+             `tanh`, `gelu` or `none`",
+        );
+        for activation in ["relu", "silu", "tanh", "gelu", "none"] {
+            from_tree(with("model.activation", json!(activation))).unwrap();
+        }
+        assert_err_contains(
+            with("model.hidden", json!(0)),
+            "model.hidden",
+            "must be at least 1, found 0",
+        );
+        assert_err(
+            with("loss.type", json!("nll")),
+            "loss.type",
+            "config key `loss.type`: unknown loss `nll`; expected `cross_entropy` or `mse`",
+        );
+        from_tree(with("loss.type", json!("mse"))).unwrap();
+        assert_err(
+            with("val_dataloader", json!({"dataset": {"type": "mnist", "size": 10}, "batch_size": 1})),
+            "val_dataloader.dataset.type",
+            "config key `val_dataloader.dataset.type`: unknown dataset `mnist`; expected `two_rings`",
+        );
+        assert_err(
+            with("val_evaluator", json!([{"type": "accuracy"}, {"type": "f1"}])),
+            "val_evaluator.1.type",
+            "config key `val_evaluator.1.type`: unknown metric `f1`; expected `accuracy` or `loss`",
+        );
+    }
+
+    #[test]
+    fn counts_must_be_positive() {
+        assert_err(
+            with("train_dataloader.batch_size", json!(0)),
+            "train_dataloader.batch_size",
+            "config key `train_dataloader.batch_size`: must be at least 1, found 0",
+        );
+        assert_err_contains(
+            with("optim.accumulative_counts", json!(0)),
+            "optim.accumulative_counts",
+            "must be at least 1",
+        );
+        assert_err_contains(
+            with("env.num_threads", json!(0)),
+            "env.num_threads",
+            "must be at least 1",
+        );
+        assert_err_contains(with("log.interval", json!(0)), "log.interval", "must be at least 1");
+        assert_err_contains(
+            with("checkpoint.max_keep_ckpts", json!(-2)),
+            "checkpoint.max_keep_ckpts",
+            "must be -1 (keep all) or a count",
+        );
+    }
+
+    #[test]
+    fn devices() {
+        for device in ["cpu", "cuda", "cuda:0", "cuda:12", "auto"] {
+            from_tree(with("env.device", json!(device))).unwrap();
+        }
+        for device in ["gpu", "cuda:", "cuda:x", "CPU", "mps"] {
+            assert_err_contains(
+                with("env.device", json!(device)),
+                "env.device",
+                &format!("config key `env.device`: unknown device `{device}`"),
+            );
+        }
+    }
+
+    #[test]
+    fn plugins_are_not_available_yet() {
+        from_tree(with("plugins", json!([]))).unwrap();
+        assert_err(
+            with("plugins", json!([{"path": "a.wasm"}])),
+            "plugins",
+            "config key `plugins`: WebAssembly plugins are not available yet",
+        );
+    }
+
+    #[test]
+    fn error_messages_are_one_paragraph() {
+        let e = err(with("train_cfg.max_epochs", json!("ten")));
+        assert!(!e.message().contains('\n'));
+    }
+}

@@ -1,0 +1,32 @@
+//! # hammer
+//!
+//! A deep-learning training runner. The host (this crate) owns the heavy and
+//! privileged work — tensors and autograd through libtorch (`tch`), the runner
+//! loop, data loading, optimizers, checkpoints and logging — while extensions
+//! (hooks, metrics, learning-rate policies) plug in at documented phases of the
+//! loop.
+//!
+//! The vocabulary is MMEngine's:
+//! - [`config`]: the job's configuration — files, inheritance, overrides,
+//!   validation — and its typed sections;
+//! - [`model`]: networks built by name from the config;
+//! - [`data`]: data sets and the background loader;
+//! - [`loss`]: loss functions;
+//! - [`optim`]: optimizers (SGD, Adam, AdamW), clipping, accumulation;
+//! - [`metric`]: metrics of the validation and test loops;
+//! - [`runner`]: the runner, its loops and the phases extensions see;
+//! - [`checkpoint`]: atomic, verifiable safetensors checkpoints;
+//! - [`logging`]: console lines, `hammer.log` and `scalars.jsonl`;
+//! - [`workdir`]: the job's work directory.
+
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod logging;
+pub mod loss;
+pub mod metric;
+pub mod model;
+pub mod optim;
+pub mod runner;
+pub mod workdir;

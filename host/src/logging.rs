@@ -1,0 +1,186 @@
+//! What a run tells its user: console lines and `<work_dir>/hammer.log` in
+//! MMEngine's shape, one JSON object per log event in
+//! `<work_dir>/scalars.jsonl`, and a progress bar when standard error is a
+//! terminal.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Normal progress.
+    Info,
+    /// Something the user should look at; the run goes on.
+    Warning,
+}
+
+/// Writes log lines and scalar records.
+#[derive(Debug)]
+pub struct Logger {
+    file: Option<BufWriter<File>>,
+    scalars: Option<BufWriter<File>>,
+    progress: Option<Progress>,
+}
+
+impl Logger {
+    /// A logger writing `hammer.log` and `scalars.jsonl` into `work_dir`
+    /// (console only when `None`), with a progress bar if asked for and
+    /// standard error is a terminal.
+    ///
+    /// # Errors
+    /// The log files cannot be created.
+    pub fn new(work_dir: Option<&Path>, progress_bar: bool) -> Result<Self> {
+        let open = |name: &str| -> Result<Option<BufWriter<File>>> {
+            let Some(dir) = work_dir else { return Ok(None) };
+            let path = dir.join(name);
+            let file = File::options()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open `{}`", path.display()))?;
+            Ok(Some(BufWriter::new(file)))
+        };
+        let progress = (progress_bar && std::io::stderr().is_terminal()).then(Progress::default);
+        Ok(Self { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, progress })
+    }
+
+    /// Logs one line at `level`, to the console and `hammer.log`.
+    pub fn log(&mut self, level: Level, message: &str) {
+        let stamp = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
+        let level = match level {
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+        };
+        let line = format!("{stamp} - hammer - {level} - {message}");
+        if let Some(p) = &mut self.progress {
+            p.clear();
+        }
+        println!("{line}");
+        if let Some(f) = &mut self.file {
+            // Logging must never stop training; a full disk shows up at the
+            // next checkpoint, which does fail loudly.
+            let _ = writeln!(f, "{line}").and_then(|()| f.flush());
+        }
+    }
+
+    /// Logs an informational line.
+    pub fn info(&mut self, message: &str) {
+        self.log(Level::Info, message);
+    }
+
+    /// Logs a warning.
+    pub fn warn(&mut self, message: &str) {
+        self.log(Level::Warning, message);
+    }
+
+    /// Appends one JSON object to `scalars.jsonl`.
+    pub fn record(&mut self, record: &serde_json::Value) {
+        if let Some(f) = &mut self.scalars {
+            let _ = writeln!(f, "{record}").and_then(|()| f.flush());
+        }
+    }
+
+    /// Whether a progress bar is on screen (so callers skip preparing its label otherwise).
+    pub fn shows_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    /// Shows `done` of `total` batches of `label` on the progress bar.
+    pub fn progress(&mut self, label: &str, done: u64, total: u64) {
+        if let Some(p) = &mut self.progress {
+            p.show(label, done, total);
+        }
+    }
+
+    /// Removes the progress bar from the screen.
+    pub fn end_progress(&mut self) {
+        if let Some(p) = &mut self.progress {
+            p.clear();
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+#[derive(Debug, Default)]
+struct Progress {
+    last: Option<Instant>,
+    shown: bool,
+}
+
+impl Progress {
+    fn show(&mut self, label: &str, done: u64, total: u64) {
+        let now = Instant::now();
+        if done < total && self.last.is_some_and(|t| now - t < Duration::from_millis(100)) {
+            return;
+        }
+        self.last = Some(now);
+        const WIDTH: u64 = 30;
+        let filled = if total == 0 { WIDTH } else { done.min(total) * WIDTH / total } as usize;
+        let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
+        eprint!("\r{label} [{bar}] {done}/{total}");
+        let _ = std::io::stderr().flush();
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}
+
+/// `h:mm:ss`, as MMEngine prints the ETA.
+pub fn format_eta(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Scientific notation with four decimals and a two-digit exponent, as
+/// Python's `f"{x:.4e}"` (`1.0000e-03`), which MMEngine users read.
+pub fn format_sci(x: f64) -> String {
+    let s = format!("{x:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sci_matches_python() {
+        assert_eq!(format_sci(1e-3), "1.0000e-03");
+        assert_eq!(format_sci(0.1), "1.0000e-01");
+        assert_eq!(format_sci(12345.0), "1.2345e+04");
+        assert_eq!(format_sci(2.5e-12), "2.5000e-12");
+    }
+
+    #[test]
+    fn eta_is_hours_minutes_seconds() {
+        assert_eq!(format_eta(2.4), "0:00:02");
+        assert_eq!(format_eta(3725.0), "1:02:05");
+    }
+
+    #[test]
+    fn writes_log_and_scalars_into_the_work_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logger = Logger::new(Some(dir.path()), false).unwrap();
+        logger.info("Epoch(train) [1][1/1]  loss: 0.5000");
+        logger.record(&serde_json::json!({"loss": 0.5, "step": 1}));
+        let log = std::fs::read_to_string(dir.path().join("hammer.log")).unwrap();
+        assert!(log.contains(" - hammer - INFO - Epoch(train) [1][1/1]  loss: 0.5000"), "{log}");
+        let jsonl = std::fs::read_to_string(dir.path().join("scalars.jsonl")).unwrap();
+        assert_eq!(jsonl.trim(), r#"{"loss":0.5,"step":1}"#);
+    }
+}

@@ -1,0 +1,99 @@
+//! Saving the run into a checkpoint and restoring what the model alone does
+//! not hold (gradients accumulated inside an accumulation window).
+//!
+//! The tensors are copied into the file's bytes on the training thread, at
+//! the iteration the checkpoint belongs to; writing, fsyncing, pointing
+//! `last_checkpoint` at the file and pruning old ones happen on a writer
+//! thread while training goes on. Writes stay in order (a save waits for the
+//! previous write), and the run waits for the last one before it ends.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+use tch::Tensor;
+
+use super::{Mode, Phase, Runner};
+use crate::checkpoint::store::{self, Unit};
+use crate::checkpoint::atomic::write_atomic;
+use crate::checkpoint::Checkpoint;
+use crate::model::Model;
+
+impl Runner {
+    /// Saves checkpoint `n` of `unit` into the work dir (atomically), points
+    /// `last_checkpoint` at it and prunes old ones. Without a work dir, does
+    /// nothing.
+    pub(super) fn save_checkpoint(&mut self, unit: Unit, n: u64) -> Result<()> {
+        let Some(dir) = self.work_dir.clone() else { return Ok(()) };
+        self.fire(Phase::BeforeSaveCheckpoint, Mode::Train)?;
+        let mut tensors: Vec<(String, Tensor)> = Vec::new();
+        for (name, p) in self.model.parameters() {
+            tensors.push((format!("model.{name}"), p.detach()));
+            let grad = p.grad();
+            if grad.defined() {
+                tensors.push((format!("grad.{name}"), grad.detach()));
+            }
+        }
+        for (name, t) in self.optimizer.state_tensors() {
+            tensors.push((format!("optimizer.{name}"), t));
+        }
+        let ckpt = Checkpoint {
+            tensors,
+            runner: self.state,
+            optimizer: self.optimizer.state_scalars(),
+            config: self.cfg.to_toml(),
+        };
+        let bytes = ckpt.to_bytes()?;
+        self.finish_checkpoint_write()?;
+        let path = dir.join(store::file_name(unit, n));
+        let keep = self.cfg.checkpoint.max_keep_ckpts;
+        self.pending_write = Some(std::thread::spawn(move || -> Result<()> {
+            write_atomic(&path, &bytes)?;
+            store::set_last(&dir, &path)?;
+            store::prune(&dir, unit, keep)
+        }));
+        let what = match unit {
+            Unit::Epoch => "epochs",
+            Unit::Iter => "iterations",
+        };
+        self.logger.info(&format!("Saving checkpoint at {n} {what}"));
+        self.fire(Phase::AfterSaveCheckpoint, Mode::Train)
+    }
+}
+
+impl Runner {
+    /// Waits for the checkpoint being written, if any.
+    ///
+    /// # Errors
+    /// The write's I/O error.
+    pub(super) fn finish_checkpoint_write(&mut self) -> Result<()> {
+        match self.pending_write.take() {
+            Some(handle) => handle.join().map_err(|_| anyhow::anyhow!("the checkpoint writer panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Gives each parameter the gradient saved for it (`grads` by parameter
+/// name), so a run resumed inside an accumulation window steps on exactly
+/// the gradients it would have had.
+pub(super) fn restore_grads(model: &Model, grads: &HashMap<String, Tensor>) -> Result<()> {
+    for (name, g) in grads {
+        let Some((_, p)) = model.parameters().iter().find(|(n, _)| n == name) else {
+            bail!("the checkpoint holds a gradient for `{name}`, which the model does not have");
+        };
+        if g.size() != p.size() {
+            bail!("the checkpoint's gradient for `{name}` has shape {:?}, the parameter {:?}", g.size(), p.size());
+        }
+        // d/dp sum(p * g) = g exactly: backward leaves `g` itself in `p.grad`.
+        (p * g.to_device(p.device()).detach()).sum(p.kind()).backward();
+    }
+    Ok(())
+}
+
+impl Drop for Runner {
+    /// A run that ends in an error still completes the checkpoint it started
+    /// writing, so the last good checkpoint is on disk.
+    fn drop(&mut self) {
+        let _ = self.finish_checkpoint_write();
+    }
+}

@@ -1,0 +1,122 @@
+//! The validation and test loops: one pass over their loader without
+//! gradients, feeding every batch to the metrics.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::{Mode, Phase, Runner};
+
+impl Runner {
+    /// Runs the validation loop once (`hammer val`).
+    ///
+    /// # Errors
+    /// A missing `val_dataloader` or a hook error.
+    pub fn val(&mut self) -> Result<Vec<(String, f64)>> {
+        self.standalone(Mode::Val)
+    }
+
+    /// Runs the test loop once (`hammer test`).
+    ///
+    /// # Errors
+    /// A missing `test_dataloader` or a hook error.
+    pub fn test(&mut self) -> Result<Vec<(String, f64)>> {
+        self.standalone(Mode::Test)
+    }
+
+    fn standalone(&mut self, mode: Mode) -> Result<Vec<(String, f64)>> {
+        self.fire(Phase::BeforeRun, mode)?;
+        if self.loaded_checkpoint {
+            self.fire(Phase::AfterLoadCheckpoint, mode)?;
+        }
+        let results = self.eval_pass(mode)?;
+        self.fire(Phase::AfterRun, mode)?;
+        Ok(results)
+    }
+
+    /// One pass of the validation or test loop; logs
+    /// `Epoch(val) [e][n/n]  accuracy: ...` and returns the metrics.
+    pub(super) fn eval_pass(&mut self, mode: Mode) -> Result<Vec<(String, f64)>> {
+        let (before, before_epoch, before_iter, after_iter, after_epoch, after) = match mode {
+            Mode::Test => (
+                Phase::BeforeTest,
+                Phase::BeforeTestEpoch,
+                Phase::BeforeTestIter,
+                Phase::AfterTestIter,
+                Phase::AfterTestEpoch,
+                Phase::AfterTest,
+            ),
+            _ => (
+                Phase::BeforeVal,
+                Phase::BeforeValEpoch,
+                Phase::BeforeValIter,
+                Phase::AfterValIter,
+                Phase::AfterValEpoch,
+                Phase::AfterVal,
+            ),
+        };
+        let section = format!("{}_dataloader", mode.name());
+        let started = Instant::now();
+        self.fire(before, mode)?;
+        self.fire(before_epoch, mode)?;
+        for m in &mut self.metrics {
+            m.reset();
+        }
+        let loader = match mode {
+            Mode::Test => self.test_loader.as_ref(),
+            _ => self.val_loader.as_ref(),
+        };
+        let loader = loader.with_context(|| format!("the {} loop needs a `{section}`", mode.name()))?;
+        let len = loader.len() as u64;
+        let mut data_time = 0.0;
+        let mut batches = loader.epoch(0, 0);
+        let mut done = 0u64;
+        loop {
+            let t0 = Instant::now();
+            let Some(batch) = batches.next() else { break };
+            data_time += t0.elapsed().as_secs_f64();
+            self.fire(before_iter, mode)?;
+            tch::no_grad(|| {
+                let output = self.model.forward(&batch.inputs);
+                let loss = self.loss.compute(&output, &batch.targets);
+                for m in &mut self.metrics {
+                    m.process(&output, &batch.targets, &loss);
+                }
+            });
+            done += 1;
+            self.fire(after_iter, mode)?;
+        }
+        drop(batches);
+        let mut results = Vec::new();
+        for m in &mut self.metrics {
+            results.extend(m.compute());
+        }
+        for (name, v) in &results {
+            self.scalars.set(&format!("{}/{name}", mode.name()), *v);
+        }
+        self.fire(after_epoch, mode)?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let n = done.max(1) as f64;
+        let position = if self.schedule.by_epoch {
+            format!("Epoch({}) [{}][{done}/{len}]", mode.name(), self.state.epoch)
+        } else {
+            format!("Iter({}) [{done}/{len}]", mode.name())
+        };
+        let mut line = position;
+        let mut record = serde_json::json!({
+            "mode": mode.name(),
+            "epoch": self.state.epoch,
+            "iter": self.state.iter,
+            "step": if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter },
+        });
+        for (name, v) in &results {
+            line.push_str(&format!("  {name}: {v:.4}"));
+            record[name.as_str()] = serde_json::json!(v);
+        }
+        line.push_str(&format!("  data_time: {:.4}  time: {:.4}", data_time / n, elapsed / n));
+        self.logger.info(&line);
+        self.logger.record(&record);
+        self.fire(after, mode)?;
+        Ok(results)
+    }
+}

@@ -1,0 +1,232 @@
+//! The runner: builds everything a job needs from its config, then runs the
+//! training, validation or test loop, firing [`Phase`]s at which [`Hook`]s
+//! are called.
+//!
+//! Building follows Hammer's order: work dir and logs, data loaders, model,
+//! optimizer, loss, hooks, metrics, then resume (exact: weights, optimizer
+//! state, position in the epoch, accumulated gradients) or load weights.
+//! The loops live in [`train_loop`] and [`eval_loop`]; when to validate and
+//! checkpoint is decided by [`schedule`].
+
+mod eval_loop;
+pub mod hook;
+pub mod phase;
+pub mod scalars;
+pub mod schedule;
+mod checkpointing;
+mod train_loop;
+
+pub use hook::{Hook, HookContext, HookSet, Requests};
+pub use phase::{Mode, Phase, StepInfo};
+pub use scalars::Scalars;
+pub use schedule::Schedule;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tch::Device;
+
+use crate::checkpoint::{store, Checkpoint, RunnerState};
+use crate::config::{Config, DataLoaderConfig};
+use crate::data::{DataLoader, Dataset};
+use crate::logging::Logger;
+use crate::loss::Loss;
+use crate::metric::{self, Metric};
+use crate::model::Model;
+use crate::optim::{self, GradClipper, Optimizer};
+
+/// How a run starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Start {
+    /// From freshly initialised weights.
+    #[default]
+    Fresh,
+    /// Continue the job from the newest checkpoint of its work dir.
+    ResumeLatest,
+    /// Continue from this checkpoint.
+    ResumeFrom(PathBuf),
+    /// Load weights only (a hammer checkpoint or a safetensors state dict),
+    /// then train from the start.
+    LoadFrom(PathBuf),
+}
+
+/// A job ready to run.
+pub struct Runner {
+    cfg: Config,
+    work_dir: Option<PathBuf>,
+    model: Model,
+    optimizer: Optimizer,
+    clipper: GradClipper,
+    loss: Loss,
+    train_loader: Option<DataLoader>,
+    val_loader: Option<DataLoader>,
+    test_loader: Option<DataLoader>,
+    metrics: Vec<Box<dyn Metric>>,
+    hooks: HookSet,
+    logger: Logger,
+    schedule: Schedule,
+    state: RunnerState,
+    scalars: Scalars,
+    requests: Requests,
+    loaded_checkpoint: bool,
+    pending_write: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("work_dir", &self.work_dir).field("state", &self.state).finish()
+    }
+}
+
+impl Runner {
+    /// Builds the job described by `cfg`. With a `work_dir`, logs, scalars
+    /// and checkpoints are written there (it must be prepared already, see
+    /// [`crate::workdir::prepare`]); without one, the run logs to the console only.
+    ///
+    /// # Errors
+    /// A device that is not available, a config the model, data or
+    /// optimizer cannot be built from, or a checkpoint that is missing,
+    /// corrupted or does not fit this config.
+    pub fn build(cfg: Config, work_dir: Option<PathBuf>, start: Start) -> Result<Self> {
+        tch::set_num_threads(cfg.env.num_threads as i32);
+        let device = device(&cfg.env.device)?;
+        let logger = Logger::new(work_dir.as_deref(), cfg.log.progress_bar)?;
+        let seed = cfg.env.seed;
+        let loader = |section: &str, c: &Option<DataLoaderConfig>| -> Result<Option<DataLoader>> {
+            let Some(c) = c else { return Ok(None) };
+            let data = Dataset::build(&c.dataset, section)?;
+            Ok(Some(DataLoader::new(data, c, seed, device)))
+        };
+        let train_loader = loader("train_dataloader", &cfg.train_dataloader)?;
+        let val_loader = loader("val_dataloader", &cfg.val_dataloader)?;
+        let test_loader = loader("test_dataloader", &cfg.test_dataloader)?;
+        // Data generation reseeds libtorch; the model's weights depend on env.seed only.
+        tch::manual_seed(seed as i64);
+        let model = Model::build(&cfg.model, device)?;
+        let params = model.parameters().iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        let (optimizer, clipper) = optim::build(&cfg.optim, params)?;
+        let loss = Loss::from_name(&cfg.loss.kind)?;
+        let metrics = metric::build(&cfg.val_evaluator)?;
+        let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
+        let mut runner = Self {
+            state: RunnerState { seed, ..RunnerState::default() },
+            cfg,
+            work_dir,
+            model,
+            optimizer,
+            clipper,
+            loss,
+            train_loader,
+            val_loader,
+            test_loader,
+            metrics,
+            hooks: HookSet::default(),
+            logger,
+            schedule,
+            scalars: Scalars::default(),
+            requests: Requests::default(),
+            loaded_checkpoint: false,
+            pending_write: None,
+        };
+        runner.start(start)?;
+        Ok(runner)
+    }
+
+    /// The hooks of this run; register more before running.
+    pub fn hooks_mut(&mut self) -> &mut HookSet {
+        &mut self.hooks
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Where the runner is: epochs and iterations completed.
+    pub fn state(&self) -> RunnerState {
+        self.state
+    }
+
+    /// The resolved config of this run.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn start(&mut self, start: Start) -> Result<()> {
+        match start {
+            Start::Fresh => Ok(()),
+            Start::ResumeLatest => {
+                let dir = self.work_dir.clone().context("resuming needs a work dir")?;
+                let Some(path) = store::last(&dir)? else {
+                    bail!("cannot resume: `{}` has no `{}` (no checkpoint was saved yet)", dir.display(), store::LAST_CHECKPOINT);
+                };
+                self.resume(&path)
+            }
+            Start::ResumeFrom(path) => self.resume(&path),
+            Start::LoadFrom(path) => self.load_weights(&path),
+        }
+    }
+
+    /// Restores weights, optimizer state, accumulated gradients and position.
+    fn resume(&mut self, path: &Path) -> Result<()> {
+        let ckpt = Checkpoint::load(path)?;
+        let shown = path.display();
+        self.model
+            .load_state_dict(&ckpt.section("model."))
+            .with_context(|| format!("checkpoint `{shown}` does not fit this config's model"))?;
+        self.optimizer
+            .load_state(&ckpt.section_map("optimizer."), &ckpt.optimizer)
+            .with_context(|| format!("checkpoint `{shown}` does not fit this config's optimizer"))?;
+        checkpointing::restore_grads(&self.model, &ckpt.section_map("grad."))?;
+        if ckpt.runner.seed != self.cfg.env.seed {
+            self.logger.warn(&format!(
+                "env.seed is {} but the checkpoint was trained with seed {}; continuing with {}",
+                self.cfg.env.seed, ckpt.runner.seed, ckpt.runner.seed
+            ));
+        }
+        self.state = ckpt.runner;
+        self.loaded_checkpoint = true;
+        self.logger.info(&format!(
+            "Resumed from `{shown}`: epoch {}, iter {}",
+            self.state.epoch, self.state.iter
+        ));
+        Ok(())
+    }
+
+    /// Loads weights only, from a hammer checkpoint or a plain safetensors
+    /// state dict.
+    fn load_weights(&mut self, path: &Path) -> Result<()> {
+        let shown = path.display();
+        let weights = match Checkpoint::load(path) {
+            Ok(ckpt) => ckpt.section("model."),
+            Err(e) if e.to_string().contains("not a hammer checkpoint") => tch::Tensor::read_safetensors(path)
+                .with_context(|| format!("cannot read weights from `{shown}`"))?,
+            Err(e) => return Err(e),
+        };
+        self.model
+            .load_state_dict(&weights)
+            .with_context(|| format!("cannot load weights from `{shown}`"))?;
+        self.loaded_checkpoint = true;
+        self.logger.info(&format!("Loaded weights from `{shown}`"));
+        Ok(())
+    }
+}
+
+/// The device `env.device` names.
+fn device(name: &str) -> Result<Device> {
+    let cuda_count = || tch::Cuda::device_count();
+    Ok(match name {
+        "cpu" => Device::Cpu,
+        "auto" => Device::cuda_if_available(),
+        "cuda" | "cuda:0" if tch::Cuda::is_available() => Device::Cuda(0),
+        _ if name.starts_with("cuda") => {
+            let index: usize = name.strip_prefix("cuda:").map_or(Ok(0), str::parse).unwrap_or(usize::MAX);
+            if (index as i64) < cuda_count() {
+                Device::Cuda(index)
+            } else {
+                bail!("env.device = \"{name}\", but libtorch sees {} CUDA device(s)", cuda_count())
+            }
+        }
+        other => bail!("env.device: unknown device `{other}` (cpu, cuda, cuda:N, auto)"),
+    })
+}

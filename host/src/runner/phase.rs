@@ -1,0 +1,187 @@
+//! The phases of the loop at which hooks are called, and what they are told.
+//!
+//! The order is fixed. One training iteration fires
+//! `before_train_iter → before_forward → after_forward → before_backward →
+//! after_backward → [before_optimizer_step → after_optimizer_step] →
+//! after_train_iter` (the optimizer phases only on iterations that step, see
+//! gradient accumulation). A whole epoch-based run fires:
+//!
+//! ```text
+//! before_run
+//!   [after_load_checkpoint]                    (when resuming or loading)
+//!   before_train
+//!     before_train_epoch
+//!       (one training iteration, as above) × iterations
+//!     after_train_epoch
+//!     [before_save_checkpoint → after_save_checkpoint]
+//!     [before_val → before_val_epoch →
+//!        (before_val_iter → after_val_iter) × iterations →
+//!      after_val_epoch → after_val]
+//!     ... for each epoch
+//!   after_train
+//! after_run
+//! ```
+//!
+//! An iteration-based run has the same phases; checkpoints and validation
+//! follow the iteration that reaches their interval. `hammer test` fires
+//! `before_test → before_test_epoch → (before_test_iter → after_test_iter)* →
+//! after_test_epoch → after_test` inside `before_run`/`after_run`.
+
+use serde::Serialize;
+
+/// A named point of the loop. The names are MMEngine's hook methods, plus
+/// HAT's finer points inside a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs, reason = "each variant is its own name")]
+pub enum Phase {
+    BeforeRun,
+    AfterRun,
+    BeforeTrain,
+    AfterTrain,
+    BeforeTrainEpoch,
+    AfterTrainEpoch,
+    BeforeTrainIter,
+    AfterTrainIter,
+    BeforeForward,
+    AfterForward,
+    BeforeBackward,
+    AfterBackward,
+    BeforeOptimizerStep,
+    AfterOptimizerStep,
+    BeforeVal,
+    AfterVal,
+    BeforeValEpoch,
+    AfterValEpoch,
+    BeforeValIter,
+    AfterValIter,
+    BeforeTest,
+    AfterTest,
+    BeforeTestEpoch,
+    AfterTestEpoch,
+    BeforeTestIter,
+    AfterTestIter,
+    BeforeSaveCheckpoint,
+    AfterSaveCheckpoint,
+    AfterLoadCheckpoint,
+}
+
+impl Phase {
+    /// Every phase, in declaration order.
+    pub const ALL: [Phase; 29] = [
+        Phase::BeforeRun,
+        Phase::AfterRun,
+        Phase::BeforeTrain,
+        Phase::AfterTrain,
+        Phase::BeforeTrainEpoch,
+        Phase::AfterTrainEpoch,
+        Phase::BeforeTrainIter,
+        Phase::AfterTrainIter,
+        Phase::BeforeForward,
+        Phase::AfterForward,
+        Phase::BeforeBackward,
+        Phase::AfterBackward,
+        Phase::BeforeOptimizerStep,
+        Phase::AfterOptimizerStep,
+        Phase::BeforeVal,
+        Phase::AfterVal,
+        Phase::BeforeValEpoch,
+        Phase::AfterValEpoch,
+        Phase::BeforeValIter,
+        Phase::AfterValIter,
+        Phase::BeforeTest,
+        Phase::AfterTest,
+        Phase::BeforeTestEpoch,
+        Phase::AfterTestEpoch,
+        Phase::BeforeTestIter,
+        Phase::AfterTestIter,
+        Phase::BeforeSaveCheckpoint,
+        Phase::AfterSaveCheckpoint,
+        Phase::AfterLoadCheckpoint,
+    ];
+
+    /// The phase's name as written in configs and logs (`before_train_iter`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::BeforeRun => "before_run",
+            Phase::AfterRun => "after_run",
+            Phase::BeforeTrain => "before_train",
+            Phase::AfterTrain => "after_train",
+            Phase::BeforeTrainEpoch => "before_train_epoch",
+            Phase::AfterTrainEpoch => "after_train_epoch",
+            Phase::BeforeTrainIter => "before_train_iter",
+            Phase::AfterTrainIter => "after_train_iter",
+            Phase::BeforeForward => "before_forward",
+            Phase::AfterForward => "after_forward",
+            Phase::BeforeBackward => "before_backward",
+            Phase::AfterBackward => "after_backward",
+            Phase::BeforeOptimizerStep => "before_optimizer_step",
+            Phase::AfterOptimizerStep => "after_optimizer_step",
+            Phase::BeforeVal => "before_val",
+            Phase::AfterVal => "after_val",
+            Phase::BeforeValEpoch => "before_val_epoch",
+            Phase::AfterValEpoch => "after_val_epoch",
+            Phase::BeforeValIter => "before_val_iter",
+            Phase::AfterValIter => "after_val_iter",
+            Phase::BeforeTest => "before_test",
+            Phase::AfterTest => "after_test",
+            Phase::BeforeTestEpoch => "before_test_epoch",
+            Phase::AfterTestEpoch => "after_test_epoch",
+            Phase::BeforeTestIter => "before_test_iter",
+            Phase::AfterTestIter => "after_test_iter",
+            Phase::BeforeSaveCheckpoint => "before_save_checkpoint",
+            Phase::AfterSaveCheckpoint => "after_save_checkpoint",
+            Phase::AfterLoadCheckpoint => "after_load_checkpoint",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which loop is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The training loop.
+    Train,
+    /// The validation loop.
+    Val,
+    /// The test loop.
+    Test,
+}
+
+impl Mode {
+    /// `train`, `val` or `test`, as in log lines (`Epoch(val)`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Train => "train",
+            Mode::Val => "val",
+            Mode::Test => "test",
+        }
+    }
+}
+
+/// Where the loop is when a phase fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StepInfo {
+    /// The phase being fired.
+    pub phase: Phase,
+    /// The loop running.
+    pub mode: Mode,
+    /// Training epochs completed before the current one (0-based, as MMEngine's
+    /// `runner.epoch`).
+    pub epoch: u32,
+    /// Training iterations completed before the current one (0-based, as
+    /// MMEngine's `runner.iter`).
+    pub iter: u64,
+    /// Index of the current batch within its epoch (0-based).
+    pub inner_iter: u64,
+    /// Length of training in epochs (epoch-based runs; else derived from iterations).
+    pub max_epochs: u32,
+    /// Length of training in iterations.
+    pub max_iters: u64,
+}

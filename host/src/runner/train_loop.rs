@@ -1,0 +1,324 @@
+//! The training loop: epochs of batches, one optimizer step per
+//! `accumulative_counts` iterations, with validation and checkpoints as the
+//! [`super::Schedule`] decides.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use tch::{Kind, Tensor};
+
+use super::{HookContext, Mode, Phase, Runner, StepInfo};
+use crate::checkpoint::store::Unit;
+use crate::data::Batch;
+use crate::logging::{format_eta, format_sci};
+
+/// Running averages between two log lines.
+#[derive(Debug)]
+struct Window {
+    loss_sum: Tensor,
+    iters: u64,
+    time: f64,
+    data_time: f64,
+}
+
+impl Window {
+    fn new() -> Self {
+        Self { loss_sum: Tensor::zeros([], (Kind::Double, tch::Device::Cpu)), iters: 0, time: 0.0, data_time: 0.0 }
+    }
+}
+
+impl Runner {
+    /// Runs the training loop to `max_epochs` / `max_iters`, or until a hook
+    /// requests a stop.
+    ///
+    /// # Errors
+    /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
+    pub fn train(&mut self) -> Result<()> {
+        let len = self.train_loader.as_ref().context("training needs a `train_dataloader`")?.len() as u64;
+        anyhow::ensure!(len > 0, "train_dataloader: an epoch has no batch (batch_size larger than the data set with drop_last?)");
+        let max_iters = self.max_iters(len);
+        let started = Instant::now();
+        let start_iter = self.state.iter;
+        self.fire(Phase::BeforeRun, Mode::Train)?;
+        if self.loaded_checkpoint {
+            self.fire(Phase::AfterLoadCheckpoint, Mode::Train)?;
+        }
+        self.logger.info(&format!(
+            "Training {} for {} {} ({} iterations of {} per epoch) on {:?}",
+            self.cfg.model.kind,
+            self.schedule.max_units,
+            if self.schedule.by_epoch { "epochs" } else { "iterations" },
+            max_iters,
+            len,
+            self.model.device(),
+        ));
+        self.fire(Phase::BeforeTrain, Mode::Train)?;
+        if self.state.iter == 0 {
+            for _ in 0..self.schedule.val_passes_before_training() {
+                self.eval_pass(Mode::Val)?;
+            }
+        }
+        let mut window = Window::new();
+        while self.state.iter < max_iters && self.requests.stop.is_none() {
+            self.fire(Phase::BeforeTrainEpoch, Mode::Train)?;
+            let loader = self.train_loader.as_ref().expect("checked above");
+            let mut batches = loader.epoch(u64::from(self.state.epoch), self.state.inner_iter as usize);
+            loop {
+                let t0 = Instant::now();
+                let Some(batch) = batches.next() else { break };
+                window.data_time += t0.elapsed().as_secs_f64();
+                self.train_iter(batch, &mut window, max_iters)?;
+                window.time += t0.elapsed().as_secs_f64();
+                self.state.iter += 1;
+                self.state.inner_iter += 1;
+                if self.state.inner_iter == len {
+                    self.state.epoch += 1;
+                    self.state.inner_iter = 0;
+                }
+                let done = self.state.iter - start_iter;
+                if self.logger.shows_progress() {
+                    self.logger.progress(&self.progress_label(len), self.state.iter, max_iters);
+                }
+                if self.log_due() {
+                    let eta = started.elapsed().as_secs_f64() / done as f64 * (max_iters - self.state.iter) as f64;
+                    self.log_train(&mut window, len, max_iters, eta);
+                }
+                if !self.schedule.by_epoch || !self.schedule.checkpoint_by_epoch() {
+                    self.after_iter_unit(max_iters)?;
+                }
+                // A stop request ends an iteration-based run after this
+                // iteration, an epoch-based one after this epoch (as MMEngine).
+                let stop_now = self.requests.stop.is_some() && !self.schedule.by_epoch;
+                if self.state.inner_iter == 0 || self.state.iter >= max_iters || stop_now {
+                    break;
+                }
+            }
+            drop(batches);
+            self.fire(Phase::AfterTrainEpoch, Mode::Train)?;
+            if self.state.inner_iter == 0 {
+                self.after_epoch_unit(max_iters)?;
+            }
+        }
+        self.logger.end_progress();
+        if let Some(reason) = self.requests.stop.clone() {
+            self.logger.info(&format!("Training stopped early: {reason}"));
+        }
+        self.fire(Phase::AfterTrain, Mode::Train)?;
+        self.finish_checkpoint_write()?;
+        self.fire(Phase::AfterRun, Mode::Train)?;
+        self.logger.info(&format!("Training finished in {:.2} s", started.elapsed().as_secs_f64()));
+        Ok(())
+    }
+
+    /// One training iteration: forward, loss, backward, and on the last
+    /// iteration of an accumulation window, clipping and the optimizer step.
+    fn train_iter(&mut self, batch: Batch, window: &mut Window, max_iters: u64) -> Result<()> {
+        self.fire(Phase::BeforeTrainIter, Mode::Train)?;
+        // Anything random in the step (dropout) depends on the seed and the
+        // iteration only, so a resumed run draws the same numbers.
+        tch::manual_seed(iteration_seed(self.state.seed, self.state.iter));
+        self.fire(Phase::BeforeForward, Mode::Train)?;
+        let output = self.model.forward(&batch.inputs);
+        let loss = self.loss.compute(&output, &batch.targets);
+        self.fire(Phase::AfterForward, Mode::Train)?;
+        let (factor, update) = accumulation(self.state.iter, self.cfg.optim.accumulative_counts.into(), max_iters);
+        self.fire(Phase::BeforeBackward, Mode::Train)?;
+        if factor == 1 {
+            loss.backward();
+        } else {
+            (&loss / factor as f64).backward();
+        }
+        self.fire(Phase::AfterBackward, Mode::Train)?;
+        if update {
+            self.clipper.clip(self.optimizer.params());
+            if let Some(lr) = self.requests.lr.take() {
+                self.optimizer.set_lr(lr);
+            }
+            self.fire(Phase::BeforeOptimizerStep, Mode::Train)?;
+            self.optimizer.step()?;
+            self.optimizer.zero_grad();
+            self.fire(Phase::AfterOptimizerStep, Mode::Train)?;
+        }
+        let _ = window.loss_sum.g_add_(&loss.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double));
+        window.iters += 1;
+        self.fire(Phase::AfterTrainIter, Mode::Train)
+    }
+
+    /// Validation and checkpoints due after the iteration just completed.
+    fn after_iter_unit(&mut self, max_iters: u64) -> Result<()> {
+        let it = self.state.iter;
+        let last = it >= max_iters || self.requests.stop.is_some();
+        let save = !self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(it, last);
+        if save || self.requests.checkpoint.take().is_some() {
+            self.save_checkpoint(Unit::Iter, it)?;
+        }
+        if !self.schedule.by_epoch {
+            for _ in 0..self.schedule.val_passes_after(it.min(self.schedule.max_units)) {
+                self.eval_pass(Mode::Val)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Validation and checkpoints due after the epoch just completed.
+    fn after_epoch_unit(&mut self, max_iters: u64) -> Result<()> {
+        let e = u64::from(self.state.epoch);
+        let last = self.state.iter >= max_iters || self.requests.stop.is_some();
+        if self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(e, last)
+            || self.requests.checkpoint.take().is_some()
+        {
+            self.save_checkpoint(Unit::Epoch, e)?;
+        }
+        if self.schedule.by_epoch {
+            for _ in 0..self.schedule.val_passes_after(e) {
+                self.eval_pass(Mode::Val)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn max_iters(&self, len: u64) -> u64 {
+        if self.schedule.by_epoch {
+            self.schedule.max_units * len
+        } else {
+            self.schedule.max_units
+        }
+    }
+
+    fn log_due(&self) -> bool {
+        let interval = self.cfg.log.interval.max(1);
+        if self.schedule.by_epoch {
+            // The epoch counter has already moved on at the last batch.
+            self.state.inner_iter == 0 || self.state.inner_iter % interval == 0
+        } else {
+            self.state.iter % interval == 0
+        }
+    }
+
+    fn progress_label(&self, len: u64) -> String {
+        if self.schedule.by_epoch {
+            format!("Epoch(train) [{}] {}/{len}", self.state.epoch + 1, self.state.inner_iter)
+        } else {
+            "Iter(train)".to_string()
+        }
+    }
+
+    /// Logs `Epoch(train) [e][ i/n]  lr: ...  eta: ...  time: ...  data_time: ...  loss: ...`
+    /// and records the same scalars in `scalars.jsonl`.
+    fn log_train(&mut self, window: &mut Window, len: u64, max_iters: u64, eta: f64) {
+        let n = window.iters.max(1) as f64;
+        let loss = window.loss_sum.double_value(&[]) / n;
+        let (time, data_time, lr) = (window.time / n, window.data_time / n, self.optimizer.lr());
+        for (name, v) in [("lr", lr), ("time", time), ("data_time", data_time), ("loss", loss)] {
+            self.scalars.set(name, v);
+        }
+        let position = if self.schedule.by_epoch {
+            // Report the batch just finished: at an epoch's end the state already points at the next epoch.
+            let (epoch, inner) = if self.state.inner_iter == 0 {
+                (self.state.epoch, len)
+            } else {
+                (self.state.epoch + 1, self.state.inner_iter)
+            };
+            let w = len.to_string().len();
+            format!("Epoch(train) [{epoch}][{inner:>w$}/{len}]")
+        } else {
+            let w = max_iters.to_string().len();
+            format!("Iter(train) [{:>w$}/{max_iters}]", self.state.iter)
+        };
+        let mut line = format!(
+            "{position}  lr: {}  eta: {}  time: {time:.4}  data_time: {data_time:.4}",
+            format_sci(lr),
+            format_eta(eta)
+        );
+        let mut record = serde_json::json!({
+            "mode": "train",
+            "epoch": self.state.epoch + u32::from(self.state.inner_iter != 0),
+            "iter": self.state.iter,
+            "step": self.state.iter,
+        });
+        // Metrics of the last validation (`val/accuracy`) belong to their own lines.
+        for (name, v) in self.scalars.iter().filter(|(n, _)| !n.contains('/')) {
+            record[name] = serde_json::json!(v);
+            if !matches!(name, "lr" | "time" | "data_time") {
+                line.push_str(&format!("  {name}: {v:.4}"));
+            }
+        }
+        self.logger.info(&line);
+        self.logger.record(&record);
+        *window = Window::new();
+    }
+
+    /// Calls the hooks subscribed to `phase` and applies their learning-rate request.
+    pub(super) fn fire(&mut self, phase: Phase, mode: Mode) -> Result<()> {
+        if !self.hooks.wants(phase) {
+            return Ok(());
+        }
+        let len = self.train_loader.as_ref().map_or(1, |l| l.len().max(1) as u64);
+        let max_iters = self.max_iters(len);
+        let info = StepInfo {
+            phase,
+            mode,
+            epoch: self.state.epoch,
+            iter: self.state.iter,
+            inner_iter: self.state.inner_iter,
+            max_epochs: if self.schedule.by_epoch {
+                self.schedule.max_units as u32
+            } else {
+                max_iters.div_ceil(len) as u32
+            },
+            max_iters,
+        };
+        let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
+        self.hooks.fire(&info, &mut ctx)?;
+        if let Some(lr) = self.requests.lr.take() {
+            self.optimizer.set_lr(lr);
+        }
+        Ok(())
+    }
+}
+
+/// MMEngine's gradient accumulation over the whole run: the loss of
+/// iteration `iter` (0-based) is divided by the window size — the last,
+/// shorter window by its own size — and the optimizer steps at the end of
+/// each window. Returns `(divisor, step_now)`.
+fn accumulation(iter: u64, counts: u64, max_iters: u64) -> (u64, bool) {
+    let counts = counts.max(1);
+    let divisible = max_iters / counts * counts;
+    let factor = if iter < divisible { counts } else { max_iters - divisible };
+    let update = (iter + 1) % counts == 0 || iter + 1 == max_iters;
+    (factor.max(1), update)
+}
+
+/// A seed for libtorch's generator that depends on the run's seed and the
+/// iteration only (SplitMix64 of both).
+fn iteration_seed(seed: u64, iter: u64) -> i64 {
+    let mut z = seed ^ iter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulation_follows_mmengine() {
+        // 10 iterations in windows of 4: steps after 4, 8 and 10; the last
+        // window of 2 divides its losses by 2.
+        let plan: Vec<(u64, bool)> = (0..10).map(|i| accumulation(i, 4, 10)).collect();
+        let steps: Vec<u64> = (0..10).filter(|&i| plan[i as usize].1).map(|i| i + 1).collect();
+        assert_eq!(steps, vec![4, 8, 10]);
+        assert_eq!(plan[0].0, 4);
+        assert_eq!(plan[8].0, 2);
+        assert_eq!(accumulation(5, 1, 10), (1, true));
+    }
+
+    #[test]
+    fn iteration_seeds_differ_and_repeat() {
+        assert_eq!(iteration_seed(0, 5), iteration_seed(0, 5));
+        assert_ne!(iteration_seed(0, 5), iteration_seed(0, 6));
+        assert_ne!(iteration_seed(1, 5), iteration_seed(0, 5));
+        assert!(iteration_seed(u64::MAX, u64::MAX) >= 0);
+    }
+}

@@ -1,0 +1,7 @@
+//! All integration tests of hammer, one module per topic, in one binary.
+
+mod bad_input;
+mod phases;
+mod pytorch;
+mod resume;
+mod train;

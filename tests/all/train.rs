@@ -1,0 +1,110 @@
+//! `hammer train` end to end: the tutorial job, the work dir it leaves, and
+//! its log lines.
+
+use hammer_tests::{hammer_err, hammer_ok, model_weights, scalars, stdout, tiny_config};
+
+/// The job of `make train` reaches the accuracy the tutorial promises.
+#[test]
+fn tutorial_job_reaches_92_percent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/tutorial.toml");
+    let work = tmp.path().join("w");
+    let out = hammer_ok(tmp.path(), &["train", config.to_str().unwrap(), "--work-dir", work.to_str().unwrap()]);
+    let log = stdout(&out);
+    let last_val = scalars(&work).into_iter().filter(|r| r["mode"] == "val").last().expect("a val record");
+    assert_eq!(last_val["epoch"], 10);
+    let acc = last_val["accuracy"].as_f64().unwrap();
+    assert!(acc >= 92.0, "final val accuracy {acc} < 92\n{log}");
+    // Validation from epoch 2 on, every epoch: 9 passes.
+    assert_eq!(log.matches("Epoch(val) [").count(), 9, "{log}");
+    assert!(log.contains("Epoch(val) [10][1/1]  accuracy: "), "{log}");
+}
+
+#[test]
+fn work_dir_holds_config_logs_scalars_and_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, "[checkpoint]\nmax_keep_ckpts = 2\n");
+    let out = hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap()]);
+    let work = tmp.path().join("work_dirs/job");
+    for f in ["config.toml", "hammer.log", "scalars.jsonl", "last_checkpoint", "epoch_2.safetensors", "epoch_3.safetensors"] {
+        assert!(work.join(f).exists(), "missing {f}");
+    }
+    assert!(!work.join("epoch_1.safetensors").exists(), "max_keep_ckpts = 2 keeps the newest two");
+    let last = std::fs::read_to_string(work.join("last_checkpoint")).unwrap();
+    assert!(last.ends_with("epoch_3.safetensors"), "{last}");
+    assert_eq!(model_weights(&work.join("epoch_3.safetensors")).len(), 6);
+
+    // MMEngine's line shape: `Epoch(train) [1][ 5/10]  lr: 1.0000e-03  eta: 0:00:00  time: ...  data_time: ...  loss: ...`
+    let log = stdout(&out);
+    let line = log.lines().find(|l| l.contains("Epoch(train) [1][ 5/10]")).expect(&log);
+    for key in ["  lr: 1.0000e-03  eta: 0:00:0", "  time: ", "  data_time: ", "  loss: "] {
+        assert!(line.contains(key), "{key} in {line}");
+    }
+    assert_eq!(std::fs::read_to_string(work.join("hammer.log")).unwrap().lines().count(), log.lines().count());
+    let train: Vec<_> = scalars(&work).into_iter().filter(|r| r["mode"] == "train").collect();
+    assert_eq!(train.len(), 6, "two log events per epoch of 10 iterations");
+    assert_eq!(train[1]["step"], 10);
+    assert!(train[1]["loss"].as_f64().unwrap() > 0.0);
+
+    // The saved config is the resolved one and is itself a valid config.
+    let shown = hammer_ok(tmp.path(), &["config", "show", work.join("config.toml").to_str().unwrap()]);
+    assert_eq!(stdout(&shown), std::fs::read_to_string(work.join("config.toml")).unwrap());
+}
+
+#[test]
+fn an_existing_work_dir_is_refused_without_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), "job.toml", 64, 1, "");
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap()]);
+    let err = hammer_err(tmp.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(err.contains("work_dirs/job") && err.contains("already exists"), "{err}");
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--job-name", "other"]);
+    assert!(tmp.path().join("work_dirs/other/epoch_1.safetensors").exists());
+}
+
+#[test]
+fn iteration_based_training_with_a_workflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "[checkpoint]\ninterval = 12\nmax_keep_ckpts = -1\n";
+    let cfg = tiny_config(tmp.path(), "it.toml", 320, 1, extra);
+    let out = hammer_ok(
+        tmp.path(),
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--cfg-options",
+            "train_cfg.by_epoch=false",
+            "train_cfg.max_epochs=null",
+            "train_cfg.max_iters=25",
+            r#"train_cfg.workflow=[["train",10],["val",1]]"#,
+        ],
+    );
+    let work = tmp.path().join("work_dirs/it");
+    for n in [12, 24, 25] {
+        assert!(work.join(format!("iter_{n}.safetensors")).exists(), "iter_{n}");
+    }
+    let log = stdout(&out);
+    assert!(log.contains("Iter(train) [25/25]"), "{log}");
+    // Validation after iterations 10, 20 and at the end (25).
+    let vals: Vec<u64> =
+        scalars(&work).iter().filter(|r| r["mode"] == "val").map(|r| r["iter"].as_u64().unwrap()).collect();
+    assert_eq!(vals, vec![10, 20, 25]);
+}
+
+#[test]
+fn val_and_test_commands_evaluate_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(
+        tmp.path(),
+        "job.toml",
+        320,
+        2,
+        "[test_dataloader]\nbatch_size = 50\ndataset = { type = \"two_rings\", size = 100, seed = 1 }\n",
+    );
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap()]);
+    let ckpt = tmp.path().join("work_dirs/job/epoch_2.safetensors");
+    let val = stdout(&hammer_ok(tmp.path(), &["val", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
+    assert!(val.contains("Epoch(val) [0][2/2]  accuracy: "), "{val}");
+    let test = stdout(&hammer_ok(tmp.path(), &["test", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
+    assert!(test.contains("Epoch(test) [0][2/2]  accuracy: "), "{test}");
+}
