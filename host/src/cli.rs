@@ -45,6 +45,9 @@ pub struct ConfigArgs {
     /// Device to run on: cpu, cuda, cuda:N or auto (sets `env.device`).
     #[arg(long)]
     pub device: Option<String>,
+    /// Add a plugin component (repeatable), after those of the config.
+    #[arg(long = "plugin", value_name = "PATH.wasm")]
+    pub plugins: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -58,7 +61,9 @@ impl ConfigArgs {
         if let Some(device) = &self.device {
             options.push(format!("env.device={device}"));
         }
-        config::load_config(&self.config, &options)
+        let mut cfg = config::load_config(&self.config, &options)?;
+        cfg.plugins.extend(self.plugins.iter().cloned().map(config::PluginConfig::from_path));
+        Ok(cfg)
     }
 }
 

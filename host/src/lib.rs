@@ -14,6 +14,7 @@
 //! - [`loss`]: loss functions;
 //! - [`optim`]: optimizers (SGD, Adam, AdamW), clipping, accumulation;
 //! - [`metric`]: metrics of the validation and test loops;
+//! - [`plugin`]: WebAssembly plugins: sandbox, host functions, adapters;
 //! - [`runner`]: the runner, its loops and the phases extensions see;
 //! - [`checkpoint`]: atomic, verifiable safetensors checkpoints;
 //! - [`logging`]: console lines, `hammer.log` and `scalars.jsonl`;
@@ -28,5 +29,6 @@ pub mod loss;
 pub mod metric;
 pub mod model;
 pub mod optim;
+pub mod plugin;
 pub mod runner;
 pub mod workdir;

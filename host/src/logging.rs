@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -19,9 +20,16 @@ pub enum Level {
     Warning,
 }
 
-/// Writes log lines and scalar records.
-#[derive(Debug)]
+/// Writes log lines and scalar records. A cheap handle: clones share the
+/// same files, so plugins can log under their name beside the runner.
+#[derive(Debug, Clone)]
 pub struct Logger {
+    inner: Arc<Mutex<Sinks>>,
+    shows_progress: bool,
+}
+
+#[derive(Debug)]
+struct Sinks {
     file: Option<BufWriter<File>>,
     scalars: Option<BufWriter<File>>,
     progress: Option<Progress>,
@@ -46,22 +54,30 @@ impl Logger {
             Ok(Some(BufWriter::new(file)))
         };
         let progress = (progress_bar && std::io::stderr().is_terminal()).then(Progress::default);
-        Ok(Self { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, progress })
+        let shows_progress = progress.is_some();
+        let sinks = Sinks { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, progress };
+        Ok(Self { inner: Arc::new(Mutex::new(sinks)), shows_progress })
+    }
+
+    fn sinks(&self) -> MutexGuard<'_, Sinks> {
+        // A panic while logging leaves the sinks usable: recover them.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Logs one line at `level`, to the console and `hammer.log`.
-    pub fn log(&mut self, level: Level, message: &str) {
+    pub fn log(&self, level: Level, message: &str) {
         let stamp = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
         let level = match level {
             Level::Info => "INFO",
             Level::Warning => "WARNING",
         };
         let line = format!("{stamp} - hammer - {level} - {message}");
-        if let Some(p) = &mut self.progress {
+        let mut sinks = self.sinks();
+        if let Some(p) = &mut sinks.progress {
             p.clear();
         }
         println!("{line}");
-        if let Some(f) = &mut self.file {
+        if let Some(f) = &mut sinks.file {
             // Logging must never stop training; a full disk shows up at the
             // next checkpoint, which does fail loudly.
             let _ = writeln!(f, "{line}").and_then(|()| f.flush());
@@ -69,37 +85,37 @@ impl Logger {
     }
 
     /// Logs an informational line.
-    pub fn info(&mut self, message: &str) {
+    pub fn info(&self, message: &str) {
         self.log(Level::Info, message);
     }
 
     /// Logs a warning.
-    pub fn warn(&mut self, message: &str) {
+    pub fn warn(&self, message: &str) {
         self.log(Level::Warning, message);
     }
 
     /// Appends one JSON object to `scalars.jsonl`.
-    pub fn record(&mut self, record: &serde_json::Value) {
-        if let Some(f) = &mut self.scalars {
+    pub fn record(&self, record: &serde_json::Value) {
+        if let Some(f) = &mut self.sinks().scalars {
             let _ = writeln!(f, "{record}").and_then(|()| f.flush());
         }
     }
 
     /// Whether a progress bar is on screen (so callers skip preparing its label otherwise).
     pub fn shows_progress(&self) -> bool {
-        self.progress.is_some()
+        self.shows_progress
     }
 
     /// Shows `done` of `total` batches of `label` on the progress bar.
-    pub fn progress(&mut self, label: &str, done: u64, total: u64) {
-        if let Some(p) = &mut self.progress {
+    pub fn progress(&self, label: &str, done: u64, total: u64) {
+        if let Some(p) = &mut self.sinks().progress {
             p.show(label, done, total);
         }
     }
 
     /// Removes the progress bar from the screen.
-    pub fn end_progress(&mut self) {
-        if let Some(p) = &mut self.progress {
+    pub fn end_progress(&self) {
+        if let Some(p) = &mut self.sinks().progress {
             p.clear();
         }
     }
@@ -175,7 +191,7 @@ mod tests {
     #[test]
     fn writes_log_and_scalars_into_the_work_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let mut logger = Logger::new(Some(dir.path()), false).unwrap();
+        let logger = Logger::new(Some(dir.path()), false).unwrap();
         logger.info("Epoch(train) [1][1/1]  loss: 0.5000");
         logger.record(&serde_json::json!({"loss": 0.5, "step": 1}));
         let log = std::fs::read_to_string(dir.path().join("hammer.log")).unwrap();

@@ -7,13 +7,42 @@ use tch::{Kind, Tensor};
 use crate::config::MetricConfig;
 
 /// A metric over one pass of a validation or test loop.
+///
+/// Methods are fallible because a metric may be a plugin; a built-in never fails.
 pub trait Metric {
     /// Forgets what the previous pass accumulated.
-    fn reset(&mut self);
+    ///
+    /// # Errors
+    /// The metric failed (a plugin's error, named).
+    fn reset(&mut self) -> Result<()>;
     /// Accumulates one batch: model `output`, `targets`, and the batch's mean `loss`.
-    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor);
+    ///
+    /// # Errors
+    /// As [`Self::reset`].
+    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()>;
     /// The metric's values for the pass, by name.
-    fn compute(&mut self) -> Vec<(String, f64)>;
+    ///
+    /// # Errors
+    /// As [`Self::reset`].
+    fn compute(&mut self) -> Result<Vec<(String, f64)>>;
+    /// The key the metric's state is saved under in checkpoints, if it has state.
+    fn state_key(&self) -> Option<&str> {
+        None
+    }
+    /// The metric's state for a checkpoint.
+    ///
+    /// # Errors
+    /// The state cannot be produced.
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    /// Restores a state [`Self::save_state`] produced.
+    ///
+    /// # Errors
+    /// The state is not one this metric understands.
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Builds the metrics listed in `val_evaluator`.
@@ -42,17 +71,19 @@ pub struct Accuracy {
 }
 
 impl Metric for Accuracy {
-    fn reset(&mut self) {
+    fn reset(&mut self) -> Result<()> {
         *self = Self::default();
+        Ok(())
     }
-    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: &Tensor) {
+    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: &Tensor) -> Result<()> {
         let pred = output.argmax(1, false);
         self.correct += pred.eq_tensor(targets).sum(Kind::Int64).int64_value(&[]);
         self.total += targets.size()[0];
+        Ok(())
     }
-    fn compute(&mut self) -> Vec<(String, f64)> {
+    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
         let acc = if self.total == 0 { 0.0 } else { 100.0 * self.correct as f64 / self.total as f64 };
-        vec![("accuracy".into(), acc)]
+        Ok(vec![("accuracy".into(), acc)])
     }
 }
 
@@ -64,16 +95,18 @@ pub struct MeanLoss {
 }
 
 impl Metric for MeanLoss {
-    fn reset(&mut self) {
+    fn reset(&mut self) -> Result<()> {
         *self = Self::default();
+        Ok(())
     }
-    fn process(&mut self, _output: &Tensor, targets: &Tensor, loss: &Tensor) {
+    fn process(&mut self, _output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()> {
         let n = targets.size()[0];
         self.sum += loss.double_value(&[]) * n as f64;
         self.count += n;
+        Ok(())
     }
-    fn compute(&mut self) -> Vec<(String, f64)> {
+    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
         let mean = if self.count == 0 { f64::NAN } else { self.sum / self.count as f64 };
-        vec![("loss".into(), mean)]
+        Ok(vec![("loss".into(), mean)])
     }
 }

@@ -3,7 +3,7 @@
 //! clipping, and the names and ranges of every built-by-name section.
 
 use super::validate::{key_error, ConfigError};
-use super::{ClipGradConfig, Config, DataLoaderConfig, OptimizerConfig, TrainConfig};
+use super::{ClipGradConfig, Config, DataLoaderConfig, OptimizerConfig, PluginConfig, TrainConfig};
 
 /// Semantic checks of a deserialized config that serde cannot express: the
 /// training length and validation schedule, the optimizer's keys, gradient
@@ -53,10 +53,26 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     at_least_one("env.num_threads", u64::from(config.env.num_threads))?;
-    if !config.plugins.is_empty() {
-        return Err(key_error("plugins", "WebAssembly plugins are not available yet"));
+    for (i, plugin) in config.plugins.iter().enumerate() {
+        check_plugin(i, plugin)?;
     }
     Ok(())
+}
+
+fn check_plugin(i: usize, plugin: &PluginConfig) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("plugins.{i}.{k}");
+    if plugin.name.is_none() && plugin.path.is_none() {
+        return Err(ConfigError::with_key(
+            format!("plugins.{i}"),
+            format!("missing config key `plugins.{i}.name`: a plugin needs a `name` (looked up in the plugin path) or a `path`"),
+        ));
+    }
+    one_of(&key("on_error"), "error policy", &plugin.on_error, &["abort", "disable"])?;
+    if plugin.priority > 100 {
+        return Err(key_error(&key("priority"), format!("must be from 0 (first) to 100 (last), found {}", plugin.priority)));
+    }
+    at_least_one(&key("timeout_ms"), plugin.timeout_ms)?;
+    at_least_one(&key("memory_mb"), plugin.memory_mb)
 }
 
 fn check_model(config: &Config) -> Result<(), ConfigError> {

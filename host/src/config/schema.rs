@@ -42,9 +42,39 @@ pub struct Config {
     /// Device, threads, seed and determinism.
     #[serde(default)]
     pub env: EnvConfig,
-    /// Extensions (WebAssembly plugins), in the order given.
+    /// WebAssembly plugins (hooks, metrics, learning-rate policies), in order.
     #[serde(default)]
-    pub plugins: Vec<toml::Table>,
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// One plugin (`[[plugins]]`): which component, how it is ordered, limited
+/// and granted, and its own options.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Looked up as `<name>.wasm` in `./plugins`, then `$HAMMER_PLUGIN_PATH`.
+    pub name: Option<String>,
+    /// The component file, instead of a name.
+    pub path: Option<std::path::PathBuf>,
+    /// Order among hooks: 0 first, 100 last (MMEngine's `NORMAL` is 50).
+    #[serde(default = "default_priority")]
+    pub priority: u32,
+    /// `abort` (stop the run, saving a checkpoint where safe) or `disable`
+    /// (drop the plugin, warn, train on) when the plugin fails.
+    #[serde(default = "default_on_error")]
+    pub on_error: String,
+    /// Longest a single call into the plugin may run.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Most memory the plugin may use.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
+    /// Grant the plugin handles to the model's parameters (EMA needs them).
+    #[serde(default)]
+    pub model_parameters: bool,
+    /// The plugin's own options, passed to it at setup.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The network, built by name (`type`).
@@ -249,6 +279,35 @@ pub struct EnvConfig {
     /// Ask libtorch for deterministic algorithms only.
     #[serde(default)]
     pub deterministic: bool,
+}
+
+fn default_priority() -> u32 {
+    50
+}
+fn default_on_error() -> String {
+    "abort".into()
+}
+fn default_timeout_ms() -> u64 {
+    1000
+}
+fn default_memory_mb() -> u64 {
+    256
+}
+
+impl PluginConfig {
+    /// An entry for the component at `path`, with every default (`--plugin PATH`).
+    pub fn from_path(path: std::path::PathBuf) -> Self {
+        Self {
+            name: None,
+            path: Some(path),
+            priority: default_priority(),
+            on_error: default_on_error(),
+            timeout_ms: default_timeout_ms(),
+            memory_mb: default_memory_mb(),
+            model_parameters: false,
+            options: serde_json::Map::new(),
+        }
+    }
 }
 
 fn default_evaluator() -> Vec<MetricConfig> {

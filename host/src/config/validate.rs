@@ -687,13 +687,18 @@ mod tests {
     }
 
     #[test]
-    fn plugins_are_not_available_yet() {
-        from_tree(with("plugins", json!([]))).unwrap();
-        assert_err(
-            with("plugins", json!([{"path": "a.wasm"}])),
-            "plugins",
-            "config key `plugins`: WebAssembly plugins are not available yet",
+    fn plugin_entries() {
+        let ok = from_tree(with("plugins", json!([{"name": "ema", "options": {"momentum": 0.01}}]))).unwrap();
+        assert_eq!(ok.plugins[0].priority, 50);
+        assert_eq!(ok.plugins[0].on_error, "abort");
+        assert_err_contains(with("plugins", json!([{"priority": 3}])), "plugins.0", "missing config key `plugins.0.name`");
+        assert_err_contains(
+            with("plugins", json!([{"name": "x", "on_error": "ignore"}])),
+            "plugins.0.on_error",
+            "config key `plugins.0.on_error`: unknown error policy `ignore`",
         );
+        assert_err_contains(with("plugins", json!([{"name": "x", "priority": 101}])), "plugins.0.priority", "from 0 (first) to 100");
+        assert_err_contains(with("plugins", json!([{"name": "x", "grant": true}])), "plugins.0.grant", "unknown config key `plugins.0.grant`");
     }
 
     #[test]

@@ -36,6 +36,9 @@ impl Runner {
         for (name, t) in self.optimizer.state_tensors() {
             tensors.push((format!("optimizer.{name}"), t));
         }
+        for (key, state) in self.plugin_states()? {
+            tensors.push((format!("plugin.{key}"), Tensor::from_slice(&state)));
+        }
         let ckpt = Checkpoint {
             tensors,
             runner: self.state,
@@ -61,6 +64,56 @@ impl Runner {
 }
 
 impl Runner {
+    /// The state of every plugin that has one, by its key.
+    fn plugin_states(&mut self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut states = Vec::new();
+        for hook in self.hooks.iter_mut() {
+            if let Some(key) = hook.state_key().map(str::to_string) {
+                states.push((key, hook.save_state()?));
+            }
+        }
+        for metric in &mut self.metrics {
+            if let Some(key) = metric.state_key().map(str::to_string) {
+                states.push((key, metric.save_state()?));
+            }
+        }
+        for policy in &mut self.lr_policies {
+            if let Some(key) = policy.state_key().map(str::to_string) {
+                states.push((key, policy.save_state()?));
+            }
+        }
+        Ok(states)
+    }
+
+    /// Gives every plugin the state the checkpoint holds for it (`states` by
+    /// key); a plugin the checkpoint knows nothing of starts fresh, with a warning.
+    pub(super) fn restore_plugin_states(&mut self, states: &HashMap<String, Tensor>) -> Result<()> {
+        let logger = self.logger.clone();
+        let restore = |key: Option<&str>, load: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
+            let Some(key) = key else { return Ok(()) };
+            match states.get(key) {
+                Some(t) => load(&Vec::<u8>::try_from(t.flatten(0, -1))?),
+                None => {
+                    logger.warn(&format!("the checkpoint holds no state for plugin `{key}`; it starts fresh"));
+                    Ok(())
+                }
+            }
+        };
+        for hook in self.hooks.iter_mut() {
+            let key = hook.state_key().map(str::to_string);
+            restore(key.as_deref(), &mut |s| hook.load_state(s))?;
+        }
+        for metric in &mut self.metrics {
+            let key = metric.state_key().map(str::to_string);
+            restore(key.as_deref(), &mut |s| metric.load_state(s))?;
+        }
+        for policy in &mut self.lr_policies {
+            let key = policy.state_key().map(str::to_string);
+            restore(key.as_deref(), &mut |s| policy.load_state(s))?;
+        }
+        Ok(())
+    }
+
     /// Waits for the checkpoint being written, if any.
     ///
     /// # Errors

@@ -60,7 +60,7 @@ impl Runner {
         self.fire(before, mode)?;
         self.fire(before_epoch, mode)?;
         for m in &mut self.metrics {
-            m.reset();
+            m.reset()?;
         }
         let loader = match mode {
             Mode::Test => self.test_loader.as_ref(),
@@ -76,20 +76,21 @@ impl Runner {
             let Some(batch) = batches.next() else { break };
             data_time += t0.elapsed().as_secs_f64();
             self.fire(before_iter, mode)?;
-            tch::no_grad(|| {
+            tch::no_grad(|| -> Result<()> {
                 let output = self.model.forward(&batch.inputs);
                 let loss = self.loss.compute(&output, &batch.targets);
                 for m in &mut self.metrics {
-                    m.process(&output, &batch.targets, &loss);
+                    m.process(&output, &batch.targets, &loss)?;
                 }
-            });
+                Ok(())
+            })?;
             done += 1;
             self.fire(after_iter, mode)?;
         }
         drop(batches);
         let mut results = Vec::new();
         for m in &mut self.metrics {
-            results.extend(m.compute());
+            results.extend(m.compute()?);
         }
         for (name, v) in &results {
             self.scalars.set(&format!("{}/{name}", mode.name()), *v);

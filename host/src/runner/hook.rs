@@ -6,7 +6,7 @@
 //! emits new ones and requests a stop, a checkpoint or a learning rate, which
 //! the runner carries out at the next safe point.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::phase::{Phase, StepInfo};
 use super::scalars::Scalars;
@@ -30,6 +30,24 @@ pub trait Hook {
     /// # Errors
     /// Whatever the hook reports; the runner names the hook and the phase.
     fn call(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()>;
+    /// The key the hook's state is saved under in checkpoints, if it has state.
+    fn state_key(&self) -> Option<&str> {
+        None
+    }
+    /// The hook's state for a checkpoint.
+    ///
+    /// # Errors
+    /// The state cannot be produced.
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    /// Restores a state [`Self::save_state`] produced.
+    ///
+    /// # Errors
+    /// The state is not one this hook understands.
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What a hook may see and ask of the runner during one call.
@@ -81,6 +99,11 @@ impl HookSet {
         self.hooks.iter().map(|h| h.name()).collect()
     }
 
+    /// The hooks, in calling order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Hook>> {
+        self.hooks.iter_mut()
+    }
+
     /// Whether any hook subscribes to `phase`.
     pub fn wants(&self, phase: Phase) -> bool {
         self.subscribed.get(phase as usize).is_some_and(|s| !s.is_empty())
@@ -94,8 +117,14 @@ impl HookSet {
         let Some(list) = self.subscribed.get(info.phase as usize) else { return Ok(()) };
         for &i in list {
             let hook = &mut self.hooks[i];
-            hook.call(info, ctx)
-                .with_context(|| format!("hook `{}` failed at phase `{}`", hook.name(), info.phase))?;
+            hook.call(info, ctx).map_err(|e| {
+                // A plugin's failure already names the plugin and the phase.
+                if e.downcast_ref::<crate::plugin::PluginFailure>().is_some() {
+                    e
+                } else {
+                    e.context(format!("hook `{}` failed at phase `{}`", hook.name(), info.phase))
+                }
+            })?;
         }
         Ok(())
     }

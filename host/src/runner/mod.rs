@@ -14,9 +14,11 @@ pub mod phase;
 pub mod scalars;
 pub mod schedule;
 mod checkpointing;
+mod lr_policy;
 mod train_loop;
 
 pub use hook::{Hook, HookContext, HookSet, Requests};
+pub use lr_policy::LrPolicy;
 pub use phase::{Mode, Phase, StepInfo};
 pub use scalars::Scalars;
 pub use schedule::Schedule;
@@ -34,6 +36,7 @@ use crate::loss::Loss;
 use crate::metric::{self, Metric};
 use crate::model::Model;
 use crate::optim::{self, GradClipper, Optimizer};
+use crate::plugin;
 
 /// How a run starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +66,8 @@ pub struct Runner {
     test_loader: Option<DataLoader>,
     metrics: Vec<Box<dyn Metric>>,
     hooks: HookSet,
+    lr_policies: Vec<Box<dyn LrPolicy>>,
+    plugins_loaded: Vec<(String, PathBuf, String)>,
     logger: Logger,
     schedule: Schedule,
     state: RunnerState,
@@ -70,6 +75,8 @@ pub struct Runner {
     requests: Requests,
     loaded_checkpoint: bool,
     pending_write: Option<std::thread::JoinHandle<Result<()>>>,
+    /// Inside a training iteration, where model and optimizer may disagree.
+    in_iteration: bool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -106,8 +113,15 @@ impl Runner {
         let params = model.parameters().iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
         let (optimizer, clipper) = optim::build(&cfg.optim, params)?;
         let loss = Loss::from_name(&cfg.loss.kind)?;
-        let metrics = metric::build(&cfg.val_evaluator)?;
+        let mut metrics = metric::build(&cfg.val_evaluator)?;
         let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
+        let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
+        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger)?;
+        let mut hooks = HookSet::default();
+        for hook in plugins.hooks {
+            hooks.register(hook);
+        }
+        metrics.extend(plugins.metrics);
         let mut runner = Self {
             state: RunnerState { seed, ..RunnerState::default() },
             cfg,
@@ -120,13 +134,16 @@ impl Runner {
             val_loader,
             test_loader,
             metrics,
-            hooks: HookSet::default(),
+            hooks,
+            lr_policies: plugins.lr_policies,
+            plugins_loaded: plugins.loaded,
             logger,
             schedule,
             scalars: Scalars::default(),
             requests: Requests::default(),
             loaded_checkpoint: false,
             pending_write: None,
+            in_iteration: false,
         };
         runner.start(start)?;
         Ok(runner)
@@ -145,6 +162,11 @@ impl Runner {
     /// Where the runner is: epochs and iterations completed.
     pub fn state(&self) -> RunnerState {
         self.state
+    }
+
+    /// `(name, path, sha256)` of every plugin the run loaded.
+    pub fn plugins_loaded(&self) -> &[(String, PathBuf, String)] {
+        &self.plugins_loaded
     }
 
     /// The resolved config of this run.
@@ -178,6 +200,7 @@ impl Runner {
             .load_state(&ckpt.section_map("optimizer."), &ckpt.optimizer)
             .with_context(|| format!("checkpoint `{shown}` does not fit this config's optimizer"))?;
         checkpointing::restore_grads(&self.model, &ckpt.section_map("grad."))?;
+        self.restore_plugin_states(&ckpt.section_map("plugin."))?;
         if ckpt.runner.seed != self.cfg.env.seed {
             self.logger.warn(&format!(
                 "env.seed is {} but the checkpoint was trained with seed {}; continuing with {}",

@@ -31,9 +31,28 @@ impl Runner {
     /// Runs the training loop to `max_epochs` / `max_iters`, or until a hook
     /// requests a stop.
     ///
+    /// When a plugin fails with `on_error = "abort"` between two iterations
+    /// (where model and optimizer agree), a checkpoint is saved first, so the
+    /// run can be resumed once the plugin is fixed.
+    ///
     /// # Errors
     /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
     pub fn train(&mut self) -> Result<()> {
+        self.in_iteration = false;
+        let result = self.train_loop();
+        if let Err(err) = &result {
+            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration && self.state.iter > 0 {
+                let iter = self.state.iter;
+                match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
+                    Ok(()) => self.logger.warn(&format!("A plugin failed; saved iter_{iter}.safetensors before stopping")),
+                    Err(e) => self.logger.warn(&format!("A plugin failed, and saving a checkpoint failed too: {e:#}")),
+                }
+            }
+        }
+        result
+    }
+
+    fn train_loop(&mut self) -> Result<()> {
         let len = self.train_loader.as_ref().context("training needs a `train_dataloader`")?.len() as u64;
         anyhow::ensure!(len > 0, "train_dataloader: an epoch has no batch (batch_size larger than the data set with drop_last?)");
         let max_iters = self.max_iters(len);
@@ -67,10 +86,12 @@ impl Runner {
                 let t0 = Instant::now();
                 let Some(batch) = batches.next() else { break };
                 window.data_time += t0.elapsed().as_secs_f64();
+                self.in_iteration = true;
                 self.train_iter(batch, &mut window, max_iters)?;
                 window.time += t0.elapsed().as_secs_f64();
                 self.state.iter += 1;
                 self.state.inner_iter += 1;
+                self.in_iteration = false;
                 if self.state.inner_iter == len {
                     self.state.epoch += 1;
                     self.state.inner_iter = 0;
@@ -113,6 +134,7 @@ impl Runner {
     /// One training iteration: forward, loss, backward, and on the last
     /// iteration of an accumulation window, clipping and the optimizer step.
     fn train_iter(&mut self, batch: Batch, window: &mut Window, max_iters: u64) -> Result<()> {
+        self.apply_lr_policies()?;
         self.fire(Phase::BeforeTrainIter, Mode::Train)?;
         // Anything random in the step (dropout) depends on the seed and the
         // iteration only, so a resumed run draws the same numbers.
@@ -248,14 +270,46 @@ impl Runner {
         *window = Window::new();
     }
 
+    /// Asks the learning-rate policies, in order, for this iteration's
+    /// learning rate and momentum, each given what the previous decided.
+    fn apply_lr_policies(&mut self) -> Result<()> {
+        if self.lr_policies.is_empty() {
+            return Ok(());
+        }
+        let info = self.step_info(Phase::BeforeTrainIter, Mode::Train);
+        let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
+        for policy in &mut self.lr_policies {
+            if let Some((new_lr, new_momentum)) = policy.step(&info, lr, momentum)? {
+                lr = new_lr;
+                momentum = new_momentum.or(momentum);
+            }
+        }
+        self.optimizer.set_lr(lr);
+        if let Some(m) = momentum {
+            self.optimizer.set_momentum(m);
+        }
+        Ok(())
+    }
+
     /// Calls the hooks subscribed to `phase` and applies their learning-rate request.
     pub(super) fn fire(&mut self, phase: Phase, mode: Mode) -> Result<()> {
         if !self.hooks.wants(phase) {
             return Ok(());
         }
+        let info = self.step_info(phase, mode);
+        let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
+        self.hooks.fire(&info, &mut ctx)?;
+        if let Some(lr) = self.requests.lr.take() {
+            self.optimizer.set_lr(lr);
+        }
+        Ok(())
+    }
+
+    /// Where the loop is, for hooks and policies.
+    fn step_info(&self, phase: Phase, mode: Mode) -> StepInfo {
         let len = self.train_loader.as_ref().map_or(1, |l| l.len().max(1) as u64);
         let max_iters = self.max_iters(len);
-        let info = StepInfo {
+        StepInfo {
             phase,
             mode,
             epoch: self.state.epoch,
@@ -267,13 +321,7 @@ impl Runner {
                 max_iters.div_ceil(len) as u32
             },
             max_iters,
-        };
-        let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-        self.hooks.fire(&info, &mut ctx)?;
-        if let Some(lr) = self.requests.lr.take() {
-            self.optimizer.set_lr(lr);
         }
-        Ok(())
     }
 }
 

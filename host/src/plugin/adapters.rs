@@ -1,0 +1,122 @@
+//! Plugins seen by the runner: a WebAssembly hook, metric or learning-rate
+//! policy behind the same traits as the built-in ones.
+
+use anyhow::Result;
+use tch::Tensor;
+use wasmtime::component::Resource;
+
+use super::bindings::hook::HookPlugin;
+use super::bindings::lr_policy::LrPolicyPlugin;
+use super::bindings::metric::MetricPlugin;
+use super::instance::{to_wit, Instance};
+use super::state::HostTensor;
+use crate::metric::Metric;
+use crate::runner::{Hook, HookContext, LrPolicy, Phase, StepInfo};
+
+/// A hook plugin.
+pub struct WasmHook {
+    pub(super) inst: Instance<HookPlugin>,
+    pub(super) priority: u32,
+    pub(super) phases: Vec<Phase>,
+    pub(super) key: String,
+}
+
+impl Hook for WasmHook {
+    fn name(&self) -> &str {
+        &self.inst.name
+    }
+    fn priority(&self) -> u32 {
+        self.priority
+    }
+    fn subscribes(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+    fn call(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()> {
+        let wit = to_wit(info);
+        self.inst.call(info.phase.name(), Some(info), Some(ctx), |b, s| b.hammer_plugin_hook().call_on_phase(s, wit))?;
+        Ok(())
+    }
+    fn state_key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_hook().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_hook().call_load_state(s, state))?;
+        Ok(())
+    }
+}
+
+/// A metric plugin.
+pub struct WasmMetric {
+    pub(super) inst: Instance<MetricPlugin>,
+    pub(super) key: String,
+}
+
+impl Metric for WasmMetric {
+    fn reset(&mut self) -> Result<()> {
+        self.inst.call("reset", None, None, |b, s| b.hammer_plugin_metric().call_reset(s).map(Ok))?;
+        Ok(())
+    }
+    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()> {
+        let loss = loss.double_value(&[]);
+        self.inst.call("process", None, None, |b, s| {
+            let out = s.data_mut().table.push(HostTensor(output.shallow_clone()))?;
+            let tgt = s.data_mut().table.push(HostTensor(targets.shallow_clone()))?;
+            let (o, t) = (Resource::<HostTensor>::new_borrow(out.rep()), Resource::<HostTensor>::new_borrow(tgt.rep()));
+            let result = b.hammer_plugin_metric().call_process(&mut *s, o, t, loss);
+            s.data_mut().table.delete(out)?;
+            s.data_mut().table.delete(tgt)?;
+            result
+        })?;
+        Ok(())
+    }
+    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
+        let values = self.inst.call("compute", None, None, |b, s| b.hammer_plugin_metric().call_compute(s))?;
+        Ok(values.unwrap_or_default())
+    }
+    fn state_key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_metric().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_metric().call_load_state(s, state))?;
+        Ok(())
+    }
+}
+
+/// A learning-rate policy plugin.
+pub struct WasmLrPolicy {
+    pub(super) inst: Instance<LrPolicyPlugin>,
+    pub(super) key: String,
+}
+
+impl LrPolicy for WasmLrPolicy {
+    fn name(&self) -> &str {
+        &self.inst.name
+    }
+    fn step(&mut self, info: &StepInfo, lr: f64, momentum: Option<f64>) -> Result<Option<(f64, Option<f64>)>> {
+        let wit = to_wit(info);
+        let decision = self.inst.call("lr_policy.step", Some(info), None, |b, s| {
+            b.hammer_plugin_lr_policy().call_step(s, wit, lr, momentum)
+        })?;
+        Ok(decision.map(|d| (d.lr, d.momentum)))
+    }
+    fn state_key(&self) -> Option<&str> {
+        Some(&self.key)
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state =
+            self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_load_state(s, state))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! The wasmtime side shared by all plugins of a process: one engine (with a
+//! thread that ticks its epoch, for per-call deadlines), one linker with the
+//! host interface and a WASI that grants nothing, and a cache of compiled
+//! components so a second start does not recompile.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings;
+use super::state::PluginState;
+
+/// How often the engine's epoch advances; per-call deadlines are counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// The WIT package version this host implements.
+pub const INTERFACE_VERSION: &str = "0.1.0";
+
+/// The kind of world a plugin targets, read from its exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A controller called at the phases it subscribes to.
+    Hook,
+    /// A metric of the validation and test loops.
+    Metric,
+    /// A learning-rate policy.
+    LrPolicy,
+}
+
+impl Kind {
+    /// The kind's name as written in manifests and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hook => "hook",
+            Kind::Metric => "metric",
+            Kind::LrPolicy => "lr-policy",
+        }
+    }
+}
+
+/// The engine and linker every plugin of this process uses.
+pub struct Runtime {
+    pub(super) engine: Engine,
+    pub(super) linker: Linker<PluginState>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// A compiled plugin component and what it is.
+pub struct Compiled {
+    /// The compiled component.
+    pub component: Component,
+    /// The world it targets.
+    pub kind: Kind,
+    /// sha256 of the component file.
+    pub sha256: String,
+}
+
+impl Runtime {
+    /// The process's runtime, created on first use.
+    ///
+    /// # Errors
+    /// wasmtime could not be configured (never expected on supported platforms).
+    pub fn shared() -> Result<Arc<Runtime>> {
+        static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+        if let Some(rt) = RUNTIME.get() {
+            return Ok(Arc::clone(rt));
+        }
+        let rt = Arc::new(Self::new(default_cache_dir())?);
+        Ok(Arc::clone(RUNTIME.get_or_init(|| rt)))
+    }
+
+    fn new(cache_dir: Option<PathBuf>) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.concurrency_support(false);
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("hammer-plugin-clock".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .context("starting the plugin deadline clock")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        bindings::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(Self { engine, linker, cache_dir })
+    }
+
+    /// Compiles the component at `path` (or loads its compiled form from the
+    /// cache) and tells which world it targets.
+    ///
+    /// # Errors
+    /// A file that cannot be read, is not a component, or does not export one
+    /// of hammer's worlds in a version this host supports (both versions named).
+    pub fn compile(&self, path: &Path) -> Result<Compiled> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read plugin `{}`", path.display()))?;
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let component = self.cached(&bytes, &sha256).with_context(|| format!("`{}`", path.display()))?;
+        let kind = self.kind_of(&component).with_context(|| format!("plugin `{}`", path.display()))?;
+        Ok(Compiled { component, kind, sha256 })
+    }
+
+    fn cached(&self, bytes: &[u8], sha256: &str) -> Result<Component> {
+        let compile = || Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"));
+        let Some(dir) = &self.cache_dir else { return compile() };
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{sha256}-{:016x}.cwasm", h.finish())
+        };
+        let file = dir.join(key);
+        if file.exists() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash, atomically, into a
+            // directory only hammer writes; its name carries the source's digest.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &file) } {
+                return Ok(c);
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
+        // A cache that cannot be written only costs a recompilation next time.
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = crate::checkpoint::atomic::write_atomic(&file, &compiled);
+        }
+        // SAFETY: the bytes were just produced by this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| anyhow::anyhow!("{e:?}"))
+    }
+
+    /// The world a component targets, from the names of its exports.
+    fn kind_of(&self, component: &Component) -> Result<Kind> {
+        let ty = component.component_type();
+        let mut found = Vec::new();
+        for (name, _) in ty.exports(&self.engine) {
+            let Some(rest) = name.strip_prefix("hammer:plugin/") else { continue };
+            let (iface, version) = rest.split_once('@').unwrap_or((rest, "none"));
+            let kind = match iface {
+                "hook" => Kind::Hook,
+                "metric" => Kind::Metric,
+                "lr-policy" => Kind::LrPolicy,
+                _ => continue,
+            };
+            if !compatible(version, INTERFACE_VERSION) {
+                bail!(
+                    "it was built against hammer:plugin@{version}, and this hammer supports \
+                     hammer:plugin@{INTERFACE_VERSION} (0.1.x); rebuild it against this version's WIT"
+                );
+            }
+            found.push(kind);
+        }
+        match found.as_slice() {
+            [kind] => Ok(*kind),
+            [] => bail!("it exports none of hammer's interfaces (hammer:plugin/hook, metric or lr-policy)"),
+            _ => bail!("it exports more than one of hammer's interfaces"),
+        }
+    }
+}
+
+/// Semver compatibility of a plugin's interface version with the host's:
+/// same major, and for 0.x the same minor.
+fn compatible(plugin: &str, host: &str) -> bool {
+    let parts = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split(['.', '-', '+']);
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parts(plugin), parts(host)) {
+        (Some((pm, pn)), Some((hm, hn))) => pm == hm && (hm != 0 || pn == hn),
+        _ => false,
+    }
+}
+
+/// `$HAMMER_HOME/cache/components` (default `~/.hammer`).
+fn default_cache_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("HAMMER_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".hammer")))?;
+    Some(home.join("cache").join("components"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compatible;
+
+    #[test]
+    fn interface_versions_follow_semver() {
+        assert!(compatible("0.1.0", "0.1.0"));
+        assert!(compatible("0.1.3", "0.1.0"));
+        assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(!compatible("1.1.0", "0.1.0"));
+        assert!(compatible("1.4.0", "1.0.0"));
+        assert!(!compatible("none", "0.1.0"));
+    }
+}
