@@ -31,11 +31,14 @@ $(SETUP_STAMP): python/requirements.txt
 
 build: setup
 	$(CARGO) build --workspace --all-targets
+	plugins/build.sh
 
 train: build
 	$(HAMMER) train configs/tutorial.toml --job-name tutorial-$$(date +%Y%m%d-%H%M%S)
 
 test: build
+	tests/guests/build.sh
+	cargo test --manifest-path plugins/Cargo.toml --quiet
 	$(CARGO) test --workspace
 
 $(BENCH_STAMP): python/requirements-bench.txt $(SETUP_STAMP)

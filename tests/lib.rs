@@ -116,3 +116,17 @@ pub fn model_weights(checkpoint: &Path) -> Vec<(String, Vec<f32>)> {
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
+
+/// A test plugin built by `tests/guests/build.sh` (`make test` runs it).
+pub fn guest(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/out").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run tests/guests/build.sh (`make test` does)", path.display());
+    path
+}
+
+/// A first-party plugin built by `plugins/build.sh` (`make` does).
+pub fn plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run plugins/build.sh (`make` does)", path.display());
+    path
+}

@@ -4,4 +4,5 @@ mod bad_input;
 mod phases;
 mod pytorch;
 mod resume;
+mod sandbox;
 mod train;

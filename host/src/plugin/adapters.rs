@@ -37,7 +37,8 @@ impl Hook for WasmHook {
         Ok(())
     }
     fn state_key(&self) -> Option<&str> {
-        Some(&self.key)
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
     }
     fn save_state(&mut self) -> Result<Vec<u8>> {
         let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_hook().call_save_state(s).map(Ok))?;
@@ -78,7 +79,8 @@ impl Metric for WasmMetric {
         Ok(values.unwrap_or_default())
     }
     fn state_key(&self) -> Option<&str> {
-        Some(&self.key)
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
     }
     fn save_state(&mut self) -> Result<Vec<u8>> {
         let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_metric().call_save_state(s).map(Ok))?;
@@ -108,7 +110,8 @@ impl LrPolicy for WasmLrPolicy {
         Ok(decision.map(|d| (d.lr, d.momentum)))
     }
     fn state_key(&self) -> Option<&str> {
-        Some(&self.key)
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
     }
     fn save_state(&mut self) -> Result<Vec<u8>> {
         let state =

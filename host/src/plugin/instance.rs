@@ -53,7 +53,9 @@ pub struct Instance<B> {
     timeout_ticks: u64,
     limits: Limits,
     on_error: OnError,
-    disabled: bool,
+    /// The plugin failed once: a trapped instance cannot be entered again,
+    /// and a disabled one must not be; either way it is never called again.
+    failed: bool,
     logger: Logger,
     output: OutputCapture,
 }
@@ -120,7 +122,7 @@ impl<B> Instance<B> {
             timeout_ticks,
             limits,
             on_error: if cfg.on_error == "disable" { OnError::Disable } else { OnError::Abort },
-            disabled: false,
+            failed: false,
             logger,
             output,
         })
@@ -128,15 +130,15 @@ impl<B> Instance<B> {
 }
 
 impl<B> Instance<B> {
-    /// Whether the plugin was dropped after a failure.
-    pub fn is_disabled(&self) -> bool {
-        self.disabled
+    /// Whether the plugin failed (and is no longer called).
+    pub fn has_failed(&self) -> bool {
+        self.failed
     }
 
     /// Calls into the plugin at `phase`: `f` gets the bindings and the store.
     /// With a hook context, the runner's scalars and requests are the
-    /// plugin's for the call. Returns `None` when the plugin is (or just got)
-    /// disabled.
+    /// plugin's for the call. Returns `None` when the plugin failed before,
+    /// or fails now under `on_error = "disable"`.
     ///
     /// # Errors
     /// A [`PluginFailure`] when the plugin traps, times out or returns an
@@ -148,7 +150,7 @@ impl<B> Instance<B> {
         mut ctx: Option<&mut HookContext<'_>>,
         f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<Option<R>> {
-        if self.disabled {
+        if self.failed {
             return Ok(None);
         }
         let data = self.store.data_mut();
@@ -176,10 +178,10 @@ impl<B> Instance<B> {
             },
             Err(trap) => self.limits.failure(&self.name, phase, trap),
         };
+        self.failed = true;
         match self.on_error {
             OnError::Abort => Err(anyhow::Error::new(failure)),
             OnError::Disable => {
-                self.disabled = true;
                 self.logger.warn(&format!("{failure}; on_error = \"disable\": the plugin is dropped and training goes on"));
                 Ok(None)
             }
@@ -202,7 +204,13 @@ impl Limits {
             _ if format!("{err:?}").contains("forcing trap when growing memory") => {
                 format!("it exceeded its memory limit of {} MiB (memory_mb)", self.memory_mb)
             }
-            _ => format!("it trapped: {err:?}").replace('\n', "\n    "),
+            trap => {
+                let what = trap.map_or_else(|| format!("{err:#}"), Trap::to_string);
+                match err.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    Some(bt) => format!("it trapped ({what}); guest backtrace:\n{bt}"),
+                    None => format!("it trapped ({what})"),
+                }
+            }
         };
         PluginFailure { plugin: plugin.to_string(), phase: phase.to_string(), message }
     }

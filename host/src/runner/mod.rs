@@ -77,6 +77,8 @@ pub struct Runner {
     pending_write: Option<std::thread::JoinHandle<Result<()>>>,
     /// Inside a training iteration, where model and optimizer may disagree.
     in_iteration: bool,
+    /// The current iteration finished; only its counting is left.
+    iteration_done: bool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -144,6 +146,7 @@ impl Runner {
             loaded_checkpoint: false,
             pending_write: None,
             in_iteration: false,
+            iteration_done: false,
         };
         runner.start(start)?;
         Ok(runner)

@@ -39,9 +39,14 @@ impl Runner {
     /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
     pub fn train(&mut self) -> Result<()> {
         self.in_iteration = false;
+        self.iteration_done = false;
         let result = self.train_loop();
         if let Err(err) = &result {
-            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration && self.state.iter > 0 {
+            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration {
+                if self.iteration_done {
+                    // The failure came at `after_train_iter`: the iteration itself is complete.
+                    self.advance_position();
+                }
                 let iter = self.state.iter;
                 match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
                     Ok(()) => self.logger.warn(&format!("A plugin failed; saved iter_{iter}.safetensors before stopping")),
@@ -89,13 +94,7 @@ impl Runner {
                 self.in_iteration = true;
                 self.train_iter(batch, &mut window, max_iters)?;
                 window.time += t0.elapsed().as_secs_f64();
-                self.state.iter += 1;
-                self.state.inner_iter += 1;
-                self.in_iteration = false;
-                if self.state.inner_iter == len {
-                    self.state.epoch += 1;
-                    self.state.inner_iter = 0;
-                }
+                self.advance_position();
                 let done = self.state.iter - start_iter;
                 if self.logger.shows_progress() {
                     self.logger.progress(&self.progress_label(len), self.state.iter, max_iters);
@@ -163,7 +162,22 @@ impl Runner {
         }
         let _ = window.loss_sum.g_add_(&loss.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double));
         window.iters += 1;
+        // Model and optimizer agree again: a checkpoint taken now is consistent.
+        self.in_iteration = false;
+        self.iteration_done = true;
         self.fire(Phase::AfterTrainIter, Mode::Train)
+    }
+
+    /// Counts the iteration just completed (and the epoch, at its last batch).
+    fn advance_position(&mut self) {
+        self.iteration_done = false;
+        self.state.iter += 1;
+        self.state.inner_iter += 1;
+        let len = self.train_loader.as_ref().map_or(0, |l| l.len() as u64);
+        if self.state.inner_iter == len {
+            self.state.epoch += 1;
+            self.state.inner_iter = 0;
+        }
     }
 
     /// Validation and checkpoints due after the iteration just completed.

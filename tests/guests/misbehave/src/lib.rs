@@ -1,0 +1,76 @@
+//! A hook that misbehaves on purpose, for hammer's sandbox tests.
+//!
+//! Options: `action` (what to do), `at` (the phase, default
+//! `after_train_iter`) and `from_iter` (the first iteration to act at,
+//! default 0). Probing actions (`read_file`, `env`, `socket`, `clock`) log
+//! `<action>: denied (...)` or `<action>: ALLOWED (...)`.
+
+use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
+
+#[derive(Default)]
+struct Misbehave {
+    action: String,
+    from_iter: u64,
+}
+
+const PHASES: [(&str, Phase); 5] = [
+    ("before_run", Phase::BeforeRun),
+    ("after_train_iter", Phase::AfterTrainIter),
+    ("after_train_epoch", Phase::AfterTrainEpoch),
+    ("after_val_epoch", Phase::AfterValEpoch),
+    ("before_train_iter", Phase::BeforeTrainIter),
+];
+
+impl Hook for Misbehave {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+        options.check_known(&["action", "at", "from_iter"])?;
+        self.action = options.get_str("action", "nothing")?;
+        self.from_iter = options.get_u64("from_iter", 0)?;
+        let at = options.get_str("at", "after_train_iter")?;
+        let phase = PHASES.iter().find(|(n, _)| *n == at).ok_or(format!("unknown phase `{at}`"))?.1;
+        Ok(vec![phase])
+    }
+
+    fn on_phase(&mut self, step: &StepInfo) -> Result<(), String> {
+        if step.iter < self.from_iter {
+            return Ok(());
+        }
+        match self.action.as_str() {
+            "nothing" => {}
+            "loop" => loop {
+                std::hint::black_box(step.iter);
+            },
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("misbehave panics on purpose"),
+            "error" => return Err("misbehave returns an error on purpose".into()),
+            "print" => println!("hello from misbehave at iteration {}", step.iter),
+            "read_file" => probe("read_file", std::fs::read_to_string("/etc/hostname").map(|s| s.len())),
+            "env" => {
+                let vars = std::env::vars().count();
+                probe("env", if vars == 0 { Err("no variables") } else { Ok(vars) });
+            }
+            "socket" => probe("socket", std::net::TcpStream::connect("127.0.0.1:9").map(|_| 0)),
+            "clock" => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                probe("clock", if now.as_secs() == 0 { Err("frozen at 0") } else { Ok(now.as_secs()) });
+            }
+            other => return Err(format!("unknown action `{other}`")),
+        }
+        Ok(())
+    }
+}
+
+fn probe<T: std::fmt::Debug, E: std::fmt::Display>(what: &str, result: Result<T, E>) {
+    match result {
+        Ok(v) => info(&format!("{what}: ALLOWED ({v:?})")),
+        Err(e) => info(&format!("{what}: denied ({e})")),
+    }
+}
+
+export_hook!(Misbehave);
