@@ -38,7 +38,7 @@ train: build
 
 test: build
 	tests/guests/build.sh
-	cargo test --manifest-path plugins/Cargo.toml --quiet
+	CARGO_TARGET_DIR=$(CACHE)/plugins-native-target cargo test --manifest-path plugins/Cargo.toml --quiet
 	$(CARGO) test --workspace
 
 $(BENCH_STAMP): python/requirements-bench.txt $(SETUP_STAMP)

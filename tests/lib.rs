@@ -14,8 +14,17 @@ pub fn hammer_bin() -> PathBuf {
 }
 
 /// Runs `hammer ARGS` in `cwd` and returns its output.
+///
+/// Plugins named in configs are found in the repository's `plugins/`.
 pub fn hammer(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(hammer_bin()).args(args).current_dir(cwd).output().expect("running hammer")
+    hammer_command(cwd).args(args).output().expect("running hammer")
+}
+
+/// A `hammer` command in `cwd` that finds the repository's plugins by name.
+pub fn hammer_command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(hammer_bin());
+    cmd.current_dir(cwd).env("HAMMER_PLUGIN_PATH", Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins"));
+    cmd
 }
 
 /// The output of a `hammer` run that must succeed; panics with its stderr otherwise.

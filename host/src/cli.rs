@@ -45,7 +45,9 @@ pub struct ConfigArgs {
     /// Device to run on: cpu, cuda, cuda:N or auto (sets `env.device`).
     #[arg(long)]
     pub device: Option<String>,
-    /// Add a plugin component (repeatable), after those of the config.
+    /// Add a plugin component (repeatable), after those of the config, with
+    /// default options. Naming it here trusts it with the model's parameters
+    /// (as EMA needs); list it in `[[plugins]]` to choose its options and grants.
     #[arg(long = "plugin", value_name = "PATH.wasm")]
     pub plugins: Vec<PathBuf>,
 }
@@ -62,7 +64,10 @@ impl ConfigArgs {
             options.push(format!("env.device={device}"));
         }
         let mut cfg = config::load_config(&self.config, &options)?;
-        cfg.plugins.extend(self.plugins.iter().cloned().map(config::PluginConfig::from_path));
+        cfg.plugins.extend(self.plugins.iter().map(|p| config::PluginConfig {
+            model_parameters: true,
+            ..config::PluginConfig::from_path(p.clone())
+        }));
         Ok(cfg)
     }
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod phases;
+mod plugins;
 mod pytorch;
 mod resume;
 mod sandbox;

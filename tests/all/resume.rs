@@ -3,10 +3,9 @@
 //! leaves a checkpoint it can resume from.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use hammer_tests::{hammer_bin, hammer_err, hammer_ok, model_weights, tiny_config};
+use hammer_tests::{hammer_command, hammer_err, hammer_ok, model_weights, tiny_config};
 
 fn train(cwd: &Path, cfg: &Path, work: &str, extra: &[&str]) {
     let mut args = vec!["train", cfg.to_str().unwrap(), "--work-dir", work];
@@ -52,9 +51,8 @@ fn a_killed_run_resumes_from_its_last_good_checkpoint() {
     // Long enough to be killed while it writes checkpoints every iteration.
     let extra = "[checkpoint]\ninterval = 1\nby_epoch = false\nmax_keep_ckpts = 3\n";
     let cfg = tiny_config(tmp.path(), "job.toml", 3200, 50, extra);
-    let mut child = Command::new(hammer_bin())
+    let mut child = hammer_command(tmp.path())
         .args(["train", cfg.to_str().unwrap(), "--work-dir", "w"])
-        .current_dir(tmp.path())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -1,0 +1,146 @@
+//! The first-party plugins in a real run: learning-rate policies against
+//! torch's schedulers, EMA against a torch reference, early stopping, and
+//! exact resume with plugins holding state.
+
+use hammer_tests::{hammer_ok, model_weights, run_python, scalars, stdout, tiny_config};
+
+/// The learning rate of every iteration, from `scalars.jsonl` (log interval 1).
+fn lr_per_iteration(work: &std::path::Path) -> Vec<f64> {
+    scalars(work).iter().filter(|r| r["mode"] == "train").map(|r| r["lr"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn chained_lr_policies_follow_torch_schedulers() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 4 epochs of 10 iterations: a linear warm-up over the first 5
+    // iterations, then × 0.1 at epochs 2 and 3.
+    let extra = r#"
+[log]
+interval = 1
+[optim.optimizer]
+type = "sgd"
+lr = 0.1
+momentum = 0.9
+[[plugins]]
+name = "lr"
+options = { type = "LinearLR", by_epoch = false, start_factor = 0.1, total_iters = 5, end = 5 }
+[[plugins]]
+name = "lr"
+options = { type = "MultiStepLR", by_epoch = true, milestones = [2, 3], gamma = 0.1 }
+"#;
+    let text = std::fs::read_to_string(tiny_config(tmp.path(), "job.toml", 320, 4, "")).unwrap();
+    let text = text.replace("[log]\ninterval = 5\n", "") + extra;
+    std::fs::write(tmp.path().join("job.toml"), text).unwrap();
+    hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "w"]);
+    let got = lr_per_iteration(&tmp.path().join("w"));
+    let script = r#"
+import json, torch
+p = torch.nn.Parameter(torch.zeros(1))
+opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+warmup = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=5)
+steps = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 3], gamma=0.1)
+lrs = []
+for epoch in range(4):
+    for it in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        # MMEngine steps a scheduler after an iteration while the new global
+        # step is still inside its [begin, end) window.
+        if epoch * 10 + it + 1 < 5:
+            warmup.step()
+    steps.step()
+print(json.dumps(lrs))
+"#;
+    let want: Vec<f64> = serde_json::from_str(&run_python(script, &[])).unwrap();
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= 1e-9 * w.abs().max(1e-12), "iteration {i}: hammer {g}, torch {w}\n{got:?}\n{want:?}");
+    }
+}
+
+/// Decodes the `ema` plugin's state (`HEMA` v1: update count, then each
+/// parameter's name and shadow values) from a checkpoint, in Python.
+const DECODE_EMA: &str = r#"
+import struct
+from safetensors.torch import load_file
+def ema_state(path):
+    b = bytes(load_file(path)["plugin.ema"].tolist())
+    assert b[:4] == b"HEMA" and struct.unpack_from("<I", b, 4)[0] == 1
+    updates, n = struct.unpack_from("<QQ", b, 8)
+    at, out = 24, {}
+    for _ in range(n):
+        (ln,) = struct.unpack_from("<Q", b, at); at += 8
+        name = b[at:at + ln].decode(); at += ln
+        (cnt,) = struct.unpack_from("<Q", b, at); at += 8
+        out[name] = list(struct.unpack_from("<%dd" % cnt, b, at)); at += 8 * cnt
+    return updates, out
+"#;
+
+#[test]
+fn ema_weights_match_a_torch_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "[checkpoint]\ninterval = 1\nby_epoch = false\nmax_keep_ckpts = -1\n\
+                 [optim.optimizer]\ntype = \"sgd\"\nlr = 0.05\n\
+                 [[plugins]]\nname = \"ema\"\nmodel_parameters = true\noptions = { momentum = 0.1 }\n";
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 2, extra);
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    let script = format!(
+        "{DECODE_EMA}{}",
+        r#"
+import sys, torch
+work = sys.argv[1]
+weights = lambda k: {n[6:]: t for n, t in load_file(f"{work}/iter_{k}.safetensors").items() if n.startswith("model.")}
+# MMEngine's ExponentialMovingAverage: the first update copies, later ones
+# move the average toward the weights by `momentum`.
+ema = {n: t.clone() for n, t in weights(1).items()}
+for k in range(2, 21):
+    for n, t in weights(k).items():
+        ema[n].lerp_(t, 0.1)
+updates, got = ema_state(f"{work}/iter_20.safetensors")
+assert updates == 20, updates
+worst = max((torch.tensor(got[n], dtype=torch.float32) - ema[n].flatten()).abs().max().item() for n in ema)
+print(worst)
+"#
+    );
+    let worst: f64 = run_python(&script, &[tmp.path().join("w").to_str().unwrap()]).trim().parse().unwrap();
+    assert!(worst <= 1e-6, "EMA differs from torch's by {worst}");
+}
+
+#[test]
+fn early_stopping_ends_training_at_the_epoch_that_stops_improving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "[[plugins]]\nname = \"early_stopping\"\n\
+                 options = { monitor = \"accuracy\", rule = \"greater\", min_delta = 100.0, patience = 1 }\n";
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 5, extra);
+    let log = stdout(&hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]));
+    assert!(log.contains("Training stopped early"), "{log}");
+    let work = tmp.path().join("w");
+    assert!(work.join("epoch_2.safetensors").exists() && !work.join("epoch_3.safetensors").exists(), "{log}");
+}
+
+#[test]
+fn resume_is_exact_with_ema_an_lr_policy_and_early_stopping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "[checkpoint]\ninterval = 7\nby_epoch = false\nmax_keep_ckpts = -1\n\
+                 [[plugins]]\nname = \"ema\"\nmodel_parameters = true\noptions = { momentum = 0.2 }\n\
+                 [[plugins]]\nname = \"lr\"\noptions = { type = \"StepLR\", by_epoch = false, step_size = 4, gamma = 0.5 }\n\
+                 [[plugins]]\nname = \"early_stopping\"\noptions = { monitor = \"accuracy\", patience = 50 }\n";
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, extra);
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "straight"]);
+    let middle = tmp.path().join("straight/iter_14.safetensors");
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "resumed", "--resume", middle.to_str().unwrap()]);
+    let (a, b) = (tmp.path().join("straight/iter_30.safetensors"), tmp.path().join("resumed/iter_30.safetensors"));
+    assert_eq!(model_weights(&a), model_weights(&b));
+    let plugin_state = |p: &std::path::Path| {
+        tch::Tensor::read_safetensors(p)
+            .unwrap()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("plugin."))
+            .map(|(n, t)| (n, Vec::<u8>::try_from(t).unwrap()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (sa, sb) = (plugin_state(&a), plugin_state(&b));
+    assert_eq!(sa.keys().collect::<Vec<_>>(), vec!["plugin.early_stopping", "plugin.ema", "plugin.lr"]);
+    assert_eq!(sa, sb);
+    assert_eq!(lr_per_iteration(&tmp.path().join("straight")).last(), lr_per_iteration(&tmp.path().join("resumed")).last());
+}
