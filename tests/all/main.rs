@@ -5,5 +5,6 @@ mod phases;
 mod plugins;
 mod pytorch;
 mod resume;
+mod scaffold;
 mod sandbox;
 mod train;

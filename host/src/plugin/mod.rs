@@ -14,7 +14,8 @@
 //! - [`runtime`]: the engine, linker and compiled-component cache;
 //! - [`instance`]: one plugin's store and the guarded call into it;
 //! - `state`: the host functions and tensor handles a plugin imports;
-//! - `adapters`: plugins behind the runner's `Hook`, `Metric` and `LrPolicy` traits.
+//! - `adapters`: plugins behind the runner's `Hook`, `Metric` and `LrPolicy` traits;
+//! - [`scaffold`]: `hammer plugin new`.
 
 mod adapters;
 pub mod bindings;
@@ -22,6 +23,7 @@ pub mod instance;
 mod options;
 mod phase;
 pub mod runtime;
+pub mod scaffold;
 pub mod state;
 
 pub use adapters::{WasmHook, WasmLrPolicy, WasmMetric};

@@ -79,6 +79,8 @@ pub struct Runner {
     in_iteration: bool,
     /// The current iteration finished; only its counting is left.
     iteration_done: bool,
+    /// Some hook is called after the forward pass: keep `loss` current for it.
+    hooks_see_loss: bool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -147,6 +149,7 @@ impl Runner {
             pending_write: None,
             in_iteration: false,
             iteration_done: false,
+            hooks_see_loss: false,
         };
         runner.start(start)?;
         Ok(runner)

@@ -58,6 +58,16 @@ impl Runner {
     }
 
     fn train_loop(&mut self) -> Result<()> {
+        self.hooks_see_loss = [
+            Phase::AfterForward,
+            Phase::BeforeBackward,
+            Phase::AfterBackward,
+            Phase::BeforeOptimizerStep,
+            Phase::AfterOptimizerStep,
+            Phase::AfterTrainIter,
+        ]
+        .into_iter()
+        .any(|p| self.hooks.wants(p));
         let len = self.train_loader.as_ref().context("training needs a `train_dataloader`")?.len() as u64;
         anyhow::ensure!(len > 0, "train_dataloader: an epoch has no batch (batch_size larger than the data set with drop_last?)");
         let max_iters = self.max_iters(len);
@@ -141,6 +151,11 @@ impl Runner {
         self.fire(Phase::BeforeForward, Mode::Train)?;
         let output = self.model.forward(&batch.inputs);
         let loss = self.loss.compute(&output, &batch.targets);
+        if self.hooks_see_loss {
+            // Hooks read this iteration's loss; log lines show the window's mean.
+            self.scalars.set("loss", loss.double_value(&[]));
+            self.scalars.set("lr", self.optimizer.lr());
+        }
         self.fire(Phase::AfterForward, Mode::Train)?;
         let (factor, update) = accumulation(self.state.iter, self.cfg.optim.accumulative_counts.into(), max_iters);
         self.fire(Phase::BeforeBackward, Mode::Train)?;

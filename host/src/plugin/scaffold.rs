@@ -1,0 +1,206 @@
+//! `hammer plugin new NAME --kind ...`: a plugin crate that builds and
+//! loads as it is, to start from.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::Kind;
+
+/// The SDK this hammer was built with (`sdk/` beside `host/` in the repository).
+pub fn default_sdk_path() -> PathBuf {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sdk");
+    sdk.canonicalize().unwrap_or(sdk)
+}
+
+/// Writes a new plugin crate `dir` (named after its last component) of
+/// `kind`, depending on the SDK at `sdk`.
+///
+/// # Errors
+/// `dir` exists already, its name is not a valid crate name, or a write fails.
+pub fn new_plugin(dir: &Path, kind: Kind, sdk: &Path) -> Result<()> {
+    let name = dir.file_name().and_then(|n| n.to_str()).context("the plugin needs a directory name")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        bail!("`{name}` is not a valid plugin name: use letters, digits, `_` and `-`");
+    }
+    if dir.exists() {
+        bail!("`{}` already exists", dir.display());
+    }
+    let crate_name = name.replace('-', "_");
+    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let write = |file: &str, text: String| -> Result<()> {
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))
+    };
+    write("Cargo.toml", cargo_toml(name, kind, sdk))?;
+    write("src/lib.rs", lib_rs(&crate_name, kind))?;
+    write("README.md", readme(name, &crate_name, kind))?;
+    write(".gitignore", "/target\n".into())?;
+    Ok(())
+}
+
+fn cargo_toml(name: &str, kind: Kind, sdk: &Path) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+description = "A hammer {kind} plugin"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+hammer-sdk = {{ path = "{sdk}" }}
+
+# A workspace of its own, so the plugin builds wherever it is.
+[workspace]
+
+[profile.release]
+opt-level = "s"
+lto = true
+# Keep function names: traps then show a readable guest backtrace.
+strip = "debuginfo"
+"#,
+        kind = kind.name(),
+        sdk = sdk.display()
+    )
+}
+
+fn lib_rs(crate_name: &str, kind: Kind) -> String {
+    let body = match kind {
+        Kind::Hook => HOOK,
+        Kind::Metric => METRIC,
+        Kind::LrPolicy => LR_POLICY,
+    };
+    format!("//! `{crate_name}`: a hammer {} plugin.\n{body}", kind.name())
+}
+
+const HOOK: &str = r#"//!
+//! Called after every training iteration; logs the loss every `every`
+//! iterations and emits it as the scalar `<name>/loss`.
+
+use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo};
+
+#[derive(Default)]
+struct Plugin {
+    every: u64,
+}
+
+impl Hook for Plugin {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+        options.check_known(&["every"])?;
+        self.every = options.get_u64("every", 100)?.max(1);
+        Ok(vec![Phase::AfterTrainIter])
+    }
+
+    fn on_phase(&mut self, info: &StepInfo) -> Result<(), String> {
+        if (info.iter + 1) % self.every == 0 {
+            if let Some(loss) = hammer_sdk::scalar("loss") {
+                hammer_sdk::info(&format!("iteration {}: loss {loss:.4}", info.iter + 1));
+            }
+        }
+        Ok(())
+    }
+}
+
+export_hook!(Plugin);
+"#;
+
+const METRIC: &str = r#"//!
+//! Percentage of samples whose top-scoring class is the target, computed on
+//! the host through tensor handles.
+
+use hammer_sdk::{export_metric, Metric, Options, Tensor};
+
+#[derive(Default)]
+struct Plugin {
+    correct: f64,
+    total: f64,
+}
+
+impl Metric for Plugin {
+    fn setup(&mut self, options: &Options) -> Result<(), String> {
+        options.check_known(&[])
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: f64) -> Result<(), String> {
+        self.correct += output.argmax(1)?.eq(targets)?.sum();
+        self.total += targets.numel() as f64;
+        Ok(())
+    }
+
+    fn compute(&mut self) -> Result<Vec<(String, f64)>, String> {
+        let value = if self.total == 0.0 { 0.0 } else { 100.0 * self.correct / self.total };
+        Ok(vec![("my_accuracy".into(), value)])
+    }
+}
+
+export_metric!(Plugin);
+"#;
+
+const LR_POLICY: &str = r#"//!
+//! Multiplies the learning rate by `gamma` at the start of every epoch.
+
+use hammer_sdk::{export_lr_policy, Decision, LrPolicy, Options, StepInfo};
+
+#[derive(Default)]
+struct Plugin {
+    gamma: f64,
+}
+
+impl LrPolicy for Plugin {
+    fn setup(&mut self, options: &Options, _base_lr: f64, _base_momentum: Option<f64>) -> Result<(), String> {
+        options.check_known(&["gamma"])?;
+        self.gamma = options.get_f64("gamma", 0.9)?;
+        Ok(())
+    }
+
+    fn step(&mut self, info: &StepInfo, lr: f64, momentum: Option<f64>) -> Result<Decision, String> {
+        let new_epoch = info.inner_iter == 0 && info.epoch > 0;
+        Ok(Decision { lr: if new_epoch { lr * self.gamma } else { lr }, momentum })
+    }
+}
+
+export_lr_policy!(Plugin);
+"#;
+
+fn readme(name: &str, crate_name: &str, kind: Kind) -> String {
+    format!(
+        r#"# {name}
+
+A hammer {kind} plugin, written against the SDK (`hammer-sdk`) and the WIT
+contract `hammer:plugin@0.1.0`.
+
+Build the component (`rustup target add wasm32-wasip2` once):
+
+```sh
+cargo build --release --target wasm32-wasip2
+```
+
+and use it:
+
+```sh
+hammer train CONFIG --plugin target/wasm32-wasip2/release/{crate_name}.wasm
+```
+
+or, with options and limits, in the config:
+
+```toml
+[[plugins]]
+path = "target/wasm32-wasip2/release/{crate_name}.wasm"
+priority = 50           # 0 first, 100 last
+on_error = "abort"      # or "disable"
+timeout_ms = 1000
+memory_mb = 256
+options = {{ }}         # what `setup` reads
+```
+"#,
+        kind = kind.name()
+    )
+}

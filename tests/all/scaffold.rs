@@ -1,0 +1,39 @@
+//! `hammer plugin new` makes a plugin of each kind that builds and loads as it is.
+
+use std::process::Command;
+
+use hammer_tests::{hammer_err, hammer_ok, stdout, tiny_config};
+
+#[test]
+fn scaffolded_plugins_build_and_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = std::env::var("HOME").unwrap();
+    // Outside the temporary directory, so dependencies build once per machine.
+    let target = std::path::Path::new(&home).join(".cache/hammer/wasm-target/scaffold");
+    let mut args = vec!["train".to_string(), String::new(), "--work-dir".into(), "w".into()];
+    for kind in ["hook", "metric", "lr-policy"] {
+        let name = format!("my-{kind}");
+        hammer_ok(tmp.path(), &["plugin", "new", &name, "--kind", kind]);
+        let built = Command::new("cargo")
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(tmp.path().join(&name))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .unwrap();
+        assert!(built.success(), "{name} does not build");
+        let wasm = target.join(format!("wasm32-wasip2/release/{}.wasm", name.replace('-', "_")));
+        args.extend(["--plugin".into(), wasm.to_str().unwrap().into()]);
+    }
+    args[1] = tiny_config(tmp.path(), "job.toml", 320, 2, "").to_str().unwrap().into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = stdout(&hammer_ok(tmp.path(), &args));
+    for loaded in ["`my_hook` (hook", "`my_metric` (metric", "`my_lr_policy` (lr-policy"] {
+        assert!(log.contains(&format!("Loaded plugin {loaded}")), "{log}");
+    }
+    assert!(log.contains("my_accuracy: "), "{log}");
+    // The scaffolded policy multiplies the lr by 0.9 at every new epoch.
+    assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
+
+    let err = hammer_err(tmp.path(), &["plugin", "new", "my-hook", "--kind", "hook"]);
+    assert!(err.contains("already exists"), "{err}");
+}
