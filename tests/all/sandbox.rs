@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use hammer_tests::{guest, hammer, hammer_err, hammer_ok, model_weights, stdout, tiny_config};
+use hammer_tests::{guest, hammer, hammer_command, hammer_err, hammer_ok, model_weights, stdout, tiny_config};
 
 /// A config training 2 epochs of 10 iterations with `misbehave` doing `action`
 /// from iteration `from`.
@@ -94,4 +94,24 @@ fn a_missing_plugin_names_the_search_path() {
     let cfg = tiny_config(tmp.path(), "job.toml", 64, 1, "[[plugins]]\nname = \"nonesuch\"\n");
     let err = hammer_err(tmp.path(), &["train", cfg.to_str().unwrap()]);
     assert!(err.contains("plugin `nonesuch` not found") && err.contains("HAMMER_PLUGIN_PATH"), "{err}");
+}
+
+#[test]
+fn a_second_start_loads_the_compiled_component_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), "job.toml", 64, 1, "");
+    let misbehave = guest("misbehave");
+    let run = |dir: &str| {
+        let out = hammer_command(tmp.path())
+            .env("HAMMER_HOME", tmp.path().join("home"))
+            .args(["train", cfg.to_str().unwrap(), "--work-dir", dir, "--plugin", misbehave.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        stdout(&out)
+    };
+    assert!(run("a").contains("misbehave.wasm` (compiled)"));
+    assert!(run("b").contains("misbehave.wasm` (compiled form cached)"));
+    let cache = std::fs::read_dir(tmp.path().join("home/cache/components")).unwrap().count();
+    assert_eq!(cache, 1);
 }

@@ -276,7 +276,9 @@ pub struct EnvConfig {
     /// Seed of model initialisation, shuffling and libtorch's generator.
     #[serde(default)]
     pub seed: u64,
-    /// Ask libtorch for deterministic algorithms only.
+    /// Reproducible kernels: turns cuDNN (and its benchmark mode) off on
+    /// CUDA. hammer's CPU kernels are deterministic already; libtorch's global
+    /// `use_deterministic_algorithms` switch is not reachable through `tch`.
     #[serde(default)]
     pub deterministic: bool,
 }

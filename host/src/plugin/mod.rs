@@ -120,10 +120,11 @@ pub fn load(
             }
         }
         logger.info(&format!(
-            "Loaded plugin `{name}` ({}, {}) from `{}`",
+            "Loaded plugin `{name}` ({}, {}) from `{}`{}",
             compiled.kind.name(),
             &compiled.sha256[..12],
-            path.display()
+            path.display(),
+            if compiled.from_cache { " (compiled form cached)" } else { " (compiled)" }
         ));
         plugins.loaded.push((name, path, compiled.sha256));
     }

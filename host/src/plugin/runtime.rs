@@ -58,6 +58,8 @@ pub struct Compiled {
     pub kind: Kind,
     /// sha256 of the component file.
     pub sha256: String,
+    /// Whether the compiled form came from the cache (no compilation).
+    pub from_cache: bool,
 }
 
 impl Runtime {
@@ -106,14 +108,17 @@ impl Runtime {
     pub fn compile(&self, path: &Path) -> Result<Compiled> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read plugin `{}`", path.display()))?;
         let sha256 = format!("{:x}", Sha256::digest(&bytes));
-        let component = self.cached(&bytes, &sha256).with_context(|| format!("`{}`", path.display()))?;
+        let (component, from_cache) = self.cached(&bytes, &sha256).with_context(|| format!("`{}`", path.display()))?;
         let kind = self.kind_of(&component).with_context(|| format!("plugin `{}`", path.display()))?;
-        Ok(Compiled { component, kind, sha256 })
+        Ok(Compiled { component, kind, sha256, from_cache })
     }
 
-    fn cached(&self, bytes: &[u8], sha256: &str) -> Result<Component> {
-        let compile = || Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"));
-        let Some(dir) = &self.cache_dir else { return compile() };
+    /// The compiled component, and whether it came from the cache.
+    fn cached(&self, bytes: &[u8], sha256: &str) -> Result<(Component, bool)> {
+        let Some(dir) = &self.cache_dir else {
+            let c = Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
+            return Ok((c, false));
+        };
         let key = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -126,7 +131,7 @@ impl Runtime {
             // engine with the same compatibility hash, atomically, into a
             // directory only hammer writes; its name carries the source's digest.
             if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &file) } {
-                return Ok(c);
+                return Ok((c, true));
             }
         }
         let compiled = self.engine.precompile_component(bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
@@ -135,7 +140,8 @@ impl Runtime {
             let _ = crate::checkpoint::atomic::write_atomic(&file, &compiled);
         }
         // SAFETY: the bytes were just produced by this engine.
-        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| anyhow::anyhow!("{e:?}"))
+        let c = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok((c, false))
     }
 
     /// The world a component targets, from the names of its exports.

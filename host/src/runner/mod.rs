@@ -100,6 +100,11 @@ impl Runner {
     /// corrupted or does not fit this config.
     pub fn build(cfg: Config, work_dir: Option<PathBuf>, start: Start) -> Result<Self> {
         tch::set_num_threads(cfg.env.num_threads as i32);
+        if cfg.env.deterministic {
+            // cuDNN's fastest convolutions are not deterministic; CPU kernels are.
+            tch::Cuda::set_user_enabled_cudnn(false);
+            tch::Cuda::cudnn_set_benchmark(false);
+        }
         let device = device(&cfg.env.device)?;
         let logger = Logger::new(work_dir.as_deref(), cfg.log.progress_bar)?;
         let seed = cfg.env.seed;
