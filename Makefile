@@ -17,7 +17,6 @@ LIBTORCH_DIR = $(shell ls -d $(VENV)/lib/python3*/site-packages/torch 2>/dev/nul
 CARGO = LIBTORCH=$(LIBTORCH_DIR) cargo
 HAMMER = $(CARGO_TARGET_DIR)/debug/hammer
 SETUP_STAMP := $(VENV)/.hammer-setup
-BENCH_STAMP := $(VENV)/.hammer-bench-setup
 
 .PHONY: setup build train test bench clean-cache
 
@@ -41,11 +40,7 @@ test: build
 	CARGO_TARGET_DIR=$(CACHE)/plugins-native-target cargo test --manifest-path plugins/Cargo.toml --quiet
 	$(CARGO) test --workspace
 
-$(BENCH_STAMP): python/requirements-bench.txt $(SETUP_STAMP)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r python/requirements-bench.txt
-	touch $@
-
-bench: build $(BENCH_STAMP)
+bench: build
 	PATH=$(VENV)/bin:$$PATH bench/run.sh
 
 clean-cache:

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint::atomic::write_atomic;
 use crate::config::{self, Config};
-use crate::plugin::{scaffold, Kind};
+use crate::plugin::lock::LOCK_FILE;
+use crate::plugin::{scaffold, Kind, Lock, LockCheck};
 use crate::runner::{Runner, Start};
 use crate::workdir;
 
@@ -121,6 +122,9 @@ pub struct TrainArgs {
     /// Start from these weights (a checkpoint or a safetensors state dict), training from the start.
     #[arg(long, value_name = "PATH", conflicts_with = "resume")]
     pub load_from: Option<PathBuf>,
+    /// Run exactly the plugins this lock file pins (another job's `plugins.lock`).
+    #[arg(long, value_name = "LOCKFILE")]
+    pub locked: Option<PathBuf>,
     /// Keep only the newest N checkpoints; -1 keeps all (sets `checkpoint.max_keep_ckpts`).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub keep_ckpt_num: Option<i64>,
@@ -187,8 +191,18 @@ fn train(args: &TrainArgs) -> Result<()> {
             .with_context(|| format!("cannot create the work dir `{}`", dir.display()))?,
         _ => workdir::prepare(&dir, false)?,
     }
+    // The plugins must be those the job ran (on resume) or those pinned by --locked.
+    let lock_file = dir.join(LOCK_FILE);
+    let lock = match (&args.locked, &start) {
+        (Some(path), _) => Some(LockCheck { lock: Lock::read(path)?, what: format!("`{}`", path.display()) }),
+        (None, Start::ResumeLatest | Start::ResumeFrom(_)) if lock_file.exists() => {
+            Some(LockCheck { lock: Lock::read(&lock_file)?, what: "the job's plugins.lock".into() })
+        }
+        _ => None,
+    };
     write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
-    let mut runner = Runner::build(cfg, Some(dir), start)?;
+    let mut runner = Runner::build_locked(cfg, Some(dir), start, lock.as_ref())?;
+    Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
     runner.train()
 }
 

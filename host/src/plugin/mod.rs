@@ -20,6 +20,7 @@
 mod adapters;
 pub mod bindings;
 pub mod instance;
+pub mod lock;
 mod options;
 mod phase;
 pub mod runtime;
@@ -28,6 +29,7 @@ pub mod state;
 
 pub use adapters::{WasmHook, WasmLrPolicy, WasmMetric};
 pub use instance::{OnError, PluginFailure};
+pub use lock::{Lock, Locked};
 pub use runtime::{Kind, Runtime};
 
 use std::path::PathBuf;
@@ -52,8 +54,8 @@ pub struct Plugins {
     pub metrics: Vec<Box<dyn Metric>>,
     /// Learning-rate policies, applied in order.
     pub lr_policies: Vec<Box<dyn LrPolicy>>,
-    /// `(name, path, sha256)` of each plugin loaded.
-    pub loaded: Vec<(String, PathBuf, String)>,
+    /// What was loaded, as `plugins.lock` records it.
+    pub loaded: Vec<Locked>,
 }
 
 /// What the optimizer tells learning-rate policies at setup.
@@ -65,19 +67,33 @@ pub struct OptimizerView {
     pub momentum: Option<f64>,
 }
 
-/// Loads, instantiates and sets up every plugin of `configs`.
+/// A lock the plugins of a run must match, and how to name it in errors.
+#[derive(Debug, Clone)]
+pub struct LockCheck {
+    /// The locked plugins.
+    pub lock: Lock,
+    /// E.g. "the job's plugins.lock" or "`other/plugins.lock`".
+    pub what: String,
+}
+
+/// Loads, instantiates and sets up every plugin of `configs`; with a
+/// `lock`, the plugins must be exactly the locked ones.
 ///
 /// # Errors
-/// A plugin that cannot be found, compiled, instantiated or set up: each
-/// error names the plugin.
+/// A plugin that cannot be found, compiled, instantiated or set up, or that
+/// differs from the lock: each error names the plugin.
 pub fn load(
     configs: &[PluginConfig],
     parameters: &[(String, tch::Tensor)],
     optimizer: OptimizerView,
     logger: &Logger,
+    lock: Option<&LockCheck>,
 ) -> Result<Plugins> {
     let mut plugins = Plugins::default();
     if configs.is_empty() {
+        if let Some(check) = lock {
+            check.lock.check(&[], &check.what)?;
+        }
         return Ok(plugins);
     }
     let rt = Runtime::shared()?;
@@ -89,6 +105,10 @@ pub fn load(
         });
         let compiled = rt.compile(&path)?;
         let key = unique_key(&mut keys, &name);
+        let locked = Locked { key: key.clone(), version: None, sha256: compiled.sha256.clone(), source: path.display().to_string() };
+        if let Some(check) = lock {
+            check.lock.check_plugin(&locked, &check.what)?;
+        }
         let params = cfg.model_parameters.then(|| parameters.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
         let options = options::to_wit(&cfg.options).with_context(|| format!("plugin `{name}`: options"))?;
         let pre = rt.linker.instantiate_pre(&compiled.component).map_err(|e| {
@@ -126,7 +146,10 @@ pub fn load(
             path.display(),
             if compiled.from_cache { " (compiled form cached)" } else { " (compiled)" }
         ));
-        plugins.loaded.push((name, path, compiled.sha256));
+        plugins.loaded.push(locked);
+    }
+    if let Some(check) = lock {
+        check.lock.check_complete(&plugins.loaded, &check.what)?;
     }
     Ok(plugins)
 }

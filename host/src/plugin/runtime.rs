@@ -144,8 +144,20 @@ impl Runtime {
         Ok((c, false))
     }
 
-    /// The world a component targets, from the names of its exports.
-    fn kind_of(&self, component: &Component) -> Result<Kind> {
+    /// The world a component (as file bytes) targets and the interface
+    /// version it was built against, without checking compatibility — what
+    /// `hammer plugin pack` compares a manifest's claims with.
+    ///
+    /// # Errors
+    /// Not a component, or not one exporting exactly one of hammer's interfaces.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<(Kind, String)> {
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
+        single(self.exports(&component))
+    }
+
+    /// hammer's interfaces a component exports, with their versions.
+    fn exports(&self, component: &Component) -> Vec<(Kind, String)> {
         let ty = component.component_type();
         let mut found = Vec::new();
         for (name, _) in ty.exports(&self.engine) {
@@ -157,25 +169,38 @@ impl Runtime {
                 "lr-policy" => Kind::LrPolicy,
                 _ => continue,
             };
-            if !compatible(version, INTERFACE_VERSION) {
-                bail!(
-                    "it was built against hammer:plugin@{version}, and this hammer supports \
-                     hammer:plugin@{INTERFACE_VERSION} (0.1.x); rebuild it against this version's WIT"
-                );
-            }
-            found.push(kind);
+            found.push((kind, version.to_string()));
         }
-        match found.as_slice() {
-            [kind] => Ok(*kind),
-            [] => bail!("it exports none of hammer's interfaces (hammer:plugin/hook, metric or lr-policy)"),
-            _ => bail!("it exports more than one of hammer's interfaces"),
+        found
+    }
+
+    /// The world a component targets, from the names of its exports.
+    fn kind_of(&self, component: &Component) -> Result<Kind> {
+        let (kind, version) = single(self.exports(component))?;
+        if !compatible(&version, INTERFACE_VERSION) {
+            bail!(
+                "it was built against hammer:plugin@{version}, and this hammer supports \
+                 hammer:plugin@{INTERFACE_VERSION} (0.1.x); rebuild it against this version's WIT"
+            );
         }
+        Ok(kind)
+    }
+}
+
+/// The one hammer interface a component exports.
+fn single(found: Vec<(Kind, String)>) -> Result<(Kind, String)> {
+    match <[_; 1]>::try_from(found) {
+        Ok([one]) => Ok(one),
+        Err(found) if found.is_empty() => {
+            bail!("it exports none of hammer's interfaces (hammer:plugin/hook, metric or lr-policy)")
+        }
+        Err(_) => bail!("it exports more than one of hammer's interfaces"),
     }
 }
 
 /// Semver compatibility of a plugin's interface version with the host's:
 /// same major, and for 0.x the same minor.
-fn compatible(plugin: &str, host: &str) -> bool {
+pub fn compatible(plugin: &str, host: &str) -> bool {
     let parts = |v: &str| -> Option<(u64, u64)> {
         let mut it = v.split(['.', '-', '+']);
         Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))

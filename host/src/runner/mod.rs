@@ -67,7 +67,7 @@ pub struct Runner {
     metrics: Vec<Box<dyn Metric>>,
     hooks: HookSet,
     lr_policies: Vec<Box<dyn LrPolicy>>,
-    plugins_loaded: Vec<(String, PathBuf, String)>,
+    plugins_loaded: Vec<plugin::Locked>,
     logger: Logger,
     schedule: Schedule,
     state: RunnerState,
@@ -99,6 +99,14 @@ impl Runner {
     /// optimizer cannot be built from, or a checkpoint that is missing,
     /// corrupted or does not fit this config.
     pub fn build(cfg: Config, work_dir: Option<PathBuf>, start: Start) -> Result<Self> {
+        Self::build_locked(cfg, work_dir, start, None)
+    }
+
+    /// [`Self::build`], with the plugins required to be exactly those of `lock`.
+    ///
+    /// # Errors
+    /// As [`Self::build`], and a plugin missing from or differing from the lock.
+    pub fn build_locked(cfg: Config, work_dir: Option<PathBuf>, start: Start, lock: Option<&plugin::LockCheck>) -> Result<Self> {
         tch::set_num_threads(cfg.env.num_threads as i32);
         if cfg.env.deterministic {
             // cuDNN's fastest convolutions are not deterministic; CPU kernels are.
@@ -125,7 +133,7 @@ impl Runner {
         let mut metrics = metric::build(&cfg.val_evaluator)?;
         let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
         let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
-        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger)?;
+        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock)?;
         let mut hooks = HookSet::default();
         for hook in plugins.hooks {
             hooks.register(hook);
@@ -175,8 +183,8 @@ impl Runner {
         self.state
     }
 
-    /// `(name, path, sha256)` of every plugin the run loaded.
-    pub fn plugins_loaded(&self) -> &[(String, PathBuf, String)] {
+    /// Every plugin the run loaded, as `plugins.lock` records it.
+    pub fn plugins_loaded(&self) -> &[plugin::Locked] {
         &self.plugins_loaded
     }
 
