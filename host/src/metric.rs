@@ -5,11 +5,12 @@ use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
 use crate::config::MetricConfig;
+use crate::runner::Stateful;
 
 /// A metric over one pass of a validation or test loop.
 ///
 /// Methods are fallible because a metric may be a plugin; a built-in never fails.
-pub trait Metric {
+pub trait Metric: Stateful {
     /// Forgets what the previous pass accumulated.
     ///
     /// # Errors
@@ -25,24 +26,6 @@ pub trait Metric {
     /// # Errors
     /// As [`Self::reset`].
     fn compute(&mut self) -> Result<Vec<(String, f64)>>;
-    /// The key the metric's state is saved under in checkpoints, if it has state.
-    fn state_key(&self) -> Option<&str> {
-        None
-    }
-    /// The metric's state for a checkpoint.
-    ///
-    /// # Errors
-    /// The state cannot be produced.
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        Ok(Vec::new())
-    }
-    /// Restores a state [`Self::save_state`] produced.
-    ///
-    /// # Errors
-    /// The state is not one this metric understands.
-    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// Builds the metrics listed in `val_evaluator`.
@@ -70,6 +53,8 @@ pub struct Accuracy {
     total: i64,
 }
 
+impl Stateful for Accuracy {}
+
 impl Metric for Accuracy {
     fn reset(&mut self) -> Result<()> {
         *self = Self::default();
@@ -93,6 +78,8 @@ pub struct MeanLoss {
     sum: f64,
     count: i64,
 }
+
+impl Stateful for MeanLoss {}
 
 impl Metric for MeanLoss {
     fn reset(&mut self) -> Result<()> {

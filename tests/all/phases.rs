@@ -3,13 +3,15 @@
 use std::sync::{Arc, Mutex};
 
 use hammer::config::load_config;
-use hammer::runner::{Hook, HookContext, Phase, Runner, Start, StepInfo};
+use hammer::runner::{Hook, HookContext, Phase, Runner, Start, Stateful, StepInfo};
 use hammer_tests::tiny_config;
 
 /// Records every phase it is called at, with the step information.
 struct Recorder {
     seen: Arc<Mutex<Vec<(Phase, u32, u64, u64)>>>,
 }
+
+impl Stateful for Recorder {}
 
 impl Hook for Recorder {
     fn name(&self) -> &str {
@@ -87,6 +89,7 @@ fn a_small_job_fires_phases_in_the_documented_order() {
 #[test]
 fn hooks_are_ordered_by_priority() {
     struct Named(&'static str, u32, Arc<Mutex<Vec<&'static str>>>);
+    impl Stateful for Named {}
     impl Hook for Named {
         fn name(&self) -> &str {
             self.0

@@ -11,7 +11,7 @@ use super::bindings::metric::MetricPlugin;
 use super::instance::{to_wit, Instance};
 use super::state::HostTensor;
 use crate::metric::Metric;
-use crate::runner::{Hook, HookContext, LrPolicy, Phase, StepInfo};
+use crate::runner::{Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
 
 /// A hook plugin.
 pub struct WasmHook {
@@ -19,6 +19,21 @@ pub struct WasmHook {
     pub(super) priority: u32,
     pub(super) phases: Vec<Phase>,
     pub(super) key: String,
+}
+
+impl Stateful for WasmHook {
+    fn state_key(&self) -> Option<&str> {
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_hook().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_hook().call_load_state(s, state))?;
+        Ok(())
+    }
 }
 
 impl Hook for WasmHook {
@@ -36,24 +51,27 @@ impl Hook for WasmHook {
         self.inst.call(info.phase.name(), Some(info), Some(ctx), |b, s| b.hammer_plugin_hook().call_on_phase(s, wit))?;
         Ok(())
     }
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_hook().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_hook().call_load_state(s, state))?;
-        Ok(())
-    }
 }
 
 /// A metric plugin.
 pub struct WasmMetric {
     pub(super) inst: Instance<MetricPlugin>,
     pub(super) key: String,
+}
+
+impl Stateful for WasmMetric {
+    fn state_key(&self) -> Option<&str> {
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_metric().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_metric().call_load_state(s, state))?;
+        Ok(())
+    }
 }
 
 impl Metric for WasmMetric {
@@ -78,24 +96,27 @@ impl Metric for WasmMetric {
         let values = self.inst.call("compute", None, None, |b, s| b.hammer_plugin_metric().call_compute(s))?;
         Ok(values.unwrap_or_default())
     }
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_metric().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_metric().call_load_state(s, state))?;
-        Ok(())
-    }
 }
 
 /// A learning-rate policy plugin.
 pub struct WasmLrPolicy {
     pub(super) inst: Instance<LrPolicyPlugin>,
     pub(super) key: String,
+}
+
+impl Stateful for WasmLrPolicy {
+    fn state_key(&self) -> Option<&str> {
+        // A plugin that failed has no state worth keeping (nor can it give one).
+        (!self.inst.has_failed()).then_some(self.key.as_str())
+    }
+    fn save_state(&mut self) -> Result<Vec<u8>> {
+        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_save_state(s).map(Ok))?;
+        Ok(state.unwrap_or_default())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_load_state(s, state))?;
+        Ok(())
+    }
 }
 
 impl LrPolicy for WasmLrPolicy {
@@ -108,18 +129,5 @@ impl LrPolicy for WasmLrPolicy {
             b.hammer_plugin_lr_policy().call_step(s, wit, lr, momentum)
         })?;
         Ok(decision.map(|d| (d.lr, d.momentum)))
-    }
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state =
-            self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_load_state(s, state))?;
-        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use super::{Mode, Phase, Runner};
+use super::{Mode, Phase, Runner, Stateful};
 use crate::checkpoint::store::{self, Unit};
 use crate::checkpoint::atomic::write_atomic;
 use crate::checkpoint::Checkpoint;
@@ -64,52 +64,35 @@ impl Runner {
 }
 
 impl Runner {
-    /// The state of every plugin that has one, by its key.
+    /// Every hook, metric and learning-rate policy, as keepers of state.
+    fn stateful(&mut self) -> impl Iterator<Item = &mut dyn Stateful> {
+        let hooks = self.hooks.iter_mut().map(|h| &mut **h as &mut dyn Stateful);
+        let metrics = self.metrics.iter_mut().map(|m| &mut **m as &mut dyn Stateful);
+        let policies = self.lr_policies.iter_mut().map(|p| &mut **p as &mut dyn Stateful);
+        hooks.chain(metrics).chain(policies)
+    }
+
+    /// The state of every extension that has one, by its key.
     fn plugin_states(&mut self) -> Result<Vec<(String, Vec<u8>)>> {
         let mut states = Vec::new();
-        for hook in self.hooks.iter_mut() {
-            if let Some(key) = hook.state_key().map(str::to_string) {
-                states.push((key, hook.save_state()?));
-            }
-        }
-        for metric in &mut self.metrics {
-            if let Some(key) = metric.state_key().map(str::to_string) {
-                states.push((key, metric.save_state()?));
-            }
-        }
-        for policy in &mut self.lr_policies {
-            if let Some(key) = policy.state_key().map(str::to_string) {
-                states.push((key, policy.save_state()?));
+        for ext in self.stateful() {
+            if let Some(key) = ext.state_key().map(str::to_string) {
+                states.push((key, ext.save_state()?));
             }
         }
         Ok(states)
     }
 
-    /// Gives every plugin the state the checkpoint holds for it (`states` by
-    /// key); a plugin the checkpoint knows nothing of starts fresh, with a warning.
+    /// Gives every extension the state the checkpoint holds for it (`states`
+    /// by key); one the checkpoint knows nothing of starts fresh, with a warning.
     pub(super) fn restore_plugin_states(&mut self, states: &HashMap<String, Tensor>) -> Result<()> {
         let logger = self.logger.clone();
-        let restore = |key: Option<&str>, load: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
-            let Some(key) = key else { return Ok(()) };
-            match states.get(key) {
-                Some(t) => load(&Vec::<u8>::try_from(t.flatten(0, -1))?),
-                None => {
-                    logger.warn(&format!("the checkpoint holds no state for plugin `{key}`; it starts fresh"));
-                    Ok(())
-                }
+        for ext in self.stateful() {
+            let Some(key) = ext.state_key().map(str::to_string) else { continue };
+            match states.get(&key) {
+                Some(t) => ext.load_state(&Vec::<u8>::try_from(t.flatten(0, -1))?)?,
+                None => logger.warn(&format!("the checkpoint holds no state for plugin `{key}`; it starts fresh")),
             }
-        };
-        for hook in self.hooks.iter_mut() {
-            let key = hook.state_key().map(str::to_string);
-            restore(key.as_deref(), &mut |s| hook.load_state(s))?;
-        }
-        for metric in &mut self.metrics {
-            let key = metric.state_key().map(str::to_string);
-            restore(key.as_deref(), &mut |s| metric.load_state(s))?;
-        }
-        for policy in &mut self.lr_policies {
-            let key = policy.state_key().map(str::to_string);
-            restore(key.as_deref(), &mut |s| policy.load_state(s))?;
         }
         Ok(())
     }

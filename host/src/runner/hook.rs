@@ -10,12 +10,13 @@ use anyhow::Result;
 
 use super::phase::{Phase, StepInfo};
 use super::scalars::Scalars;
+use super::stateful::Stateful;
 
 /// Priority of a hook that does not say otherwise (MMEngine's `NORMAL`).
 pub const NORMAL_PRIORITY: u32 = 50;
 
 /// An extension called at the phases it subscribes to.
-pub trait Hook {
+pub trait Hook: Stateful {
     /// Name used in logs and error messages.
     fn name(&self) -> &str;
     /// 0 (first) to 100 (last).
@@ -30,24 +31,6 @@ pub trait Hook {
     /// # Errors
     /// Whatever the hook reports; the runner names the hook and the phase.
     fn call(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()>;
-    /// The key the hook's state is saved under in checkpoints, if it has state.
-    fn state_key(&self) -> Option<&str> {
-        None
-    }
-    /// The hook's state for a checkpoint.
-    ///
-    /// # Errors
-    /// The state cannot be produced.
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        Ok(Vec::new())
-    }
-    /// Restores a state [`Self::save_state`] produced.
-    ///
-    /// # Errors
-    /// The state is not one this hook understands.
-    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// What a hook may see and ask of the runner during one call.

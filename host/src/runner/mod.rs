@@ -15,10 +15,12 @@ pub mod scalars;
 pub mod schedule;
 mod checkpointing;
 mod lr_policy;
+mod stateful;
 mod train_loop;
 
 pub use hook::{Hook, HookContext, HookSet, Requests};
 pub use lr_policy::LrPolicy;
+pub use stateful::Stateful;
 pub use phase::{Mode, Phase, StepInfo};
 pub use scalars::Scalars;
 pub use schedule::Schedule;
