@@ -31,6 +31,7 @@ $(SETUP_STAMP): python/requirements.txt
 build: setup
 	$(CARGO) build --workspace --all-targets
 	plugins/build.sh
+	plugins/bundle.sh $(HAMMER)
 
 train: build
 	$(HAMMER) train configs/tutorial.toml --job-name tutorial-$$(date +%Y%m%d-%H%M%S)

@@ -13,6 +13,11 @@
 //!   --home DIR` and once with `--home DIR` to time a compile and a cached
 //!   load, each in a fresh process as `hammer train` would see them.
 //! - `--options JSON`: the plugin's options, e.g. `'{"action": "nothing"}'`.
+//! - `--model-parameters`: grant the plugin the parameters of the tutorial's
+//!   model (an MLP 2 → 64 → 64 → 2), as `ema` needs.
+//! - `--phases a,b`: time a hook only at these of its phases (default: all it
+//!   subscribes to). A hook subscribed to `before_run` is called there once
+//!   first, untimed, as a run would (`ema` creates its averages there).
 //!
 //! Measured, in this order:
 //! - `runtime_s`: `Runtime::shared()` — the wasmtime engine and linker, paid
@@ -20,16 +25,17 @@
 //! - `first_load_s`: the first `Runtime::compile` of the file — a compilation
 //!   (and a cache write) when the cache is empty, else a cache read;
 //!   `first_load_from` says which;
-//! - `reload_s`: `Runtime::compile` again in the same process, now always a
-//!   cache read (`null` when there is no cache directory);
+//! - `reload_s`: `Runtime::compile` again in the same process, a cache read
+//!   (`reload_from` says so);
 //! - `plugin_load_s`: `hammer::plugin::load` of the one plugin — cached
 //!   compile, link, instantiate and the plugin's `setup`, as `hammer train`
 //!   does at start-up;
 //! - per-call costs, each as the median (and min, max) over `--reps`
 //!   repetitions of a timed loop, after `--warmup` untimed calls:
 //!   - a hook: `Hook::call` at each phase it subscribes to (`--calls`, default
-//!     100,000 per repetition), beside a native no-op hook behind the same
-//!     trait for scale;
+//!     100,000 per repetition), beside a native no-op called through a
+//!     trait object, for scale (and with `--model-parameters`, a native EMA
+//!     update of the same parameters: `lerp_` of each);
 //!   - a metric: `Metric::process` of a `[1000, 2]` output and `[1000]`
 //!     targets, the tutorial's validation batch (`--metric-calls`, default
 //!     10,000), beside hammer's built-in `Accuracy` on the same tensors, and
@@ -74,6 +80,12 @@ struct Args {
     /// The plugin's options, as a JSON object.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     options: String,
+    /// Grant the plugin the parameters of the tutorial's model.
+    #[arg(long)]
+    model_parameters: bool,
+    /// Time a hook only at these phases (comma-separated names).
+    #[arg(long, value_name = "PHASES", value_delimiter = ',')]
+    phases: Vec<String>,
     /// Timed calls per repetition, for hooks and learning-rate policies.
     #[arg(long, default_value_t = 100_000)]
     calls: u64,
@@ -171,40 +183,37 @@ fn measure(
     let rt = Runtime::shared()?;
     let runtime_s = seconds(t);
 
+    // Reading the file counts: `hammer train` reads it too.
+    let label = plugin.display().to_string();
     let t = Instant::now();
-    let compiled = rt.compile(plugin)?;
+    let bytes = std::fs::read(plugin).with_context(|| format!("cannot read `{label}`"))?;
+    let compiled = rt.compile(&bytes, &label)?;
     let first_load_s = seconds(t);
-    let cached_after = cache_dir.map_or(0, count_files);
-    let first_load_from = if cached_after == 0 {
-        "compile (no cache written)"
-    } else if cached_before == cached_after {
-        "cache"
-    } else {
-        "compile"
-    };
+    let first_load_from = if compiled.from_cache { "cache" } else { "compile" };
 
-    let reload_s = if cached_after > 0 {
-        let t = Instant::now();
-        drop(black_box(rt.compile(plugin)?));
-        Some(seconds(t))
-    } else {
-        None
-    };
+    // Again in the same process: a cache read, once the first load wrote it.
+    let t = Instant::now();
+    let bytes = std::fs::read(plugin).with_context(|| format!("cannot read `{label}`"))?;
+    let again = rt.compile(&bytes, &label)?;
+    let reload_s = seconds(t);
+    let reload_from = if again.from_cache { "cache" } else { "compile" };
+    drop(black_box(again));
 
     let mut cfg = PluginConfig::from_path(plugin.to_path_buf());
     cfg.options = options.clone();
+    cfg.model_parameters = args.model_parameters;
     let logger = Logger::new(None, false)?;
-    let params: Vec<(String, Tensor)> = Vec::new();
+    let params = if args.model_parameters { tutorial_parameters() } else { Vec::new() };
     // The tutorial's optimizer: Adam, lr 1e-3, beta1 0.9 as its momentum.
     let optimizer = OptimizerView { base_lr: 1e-3, momentum: Some(0.9) };
     let t = Instant::now();
-    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger)?;
+    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None)?;
     let plugin_load_s = seconds(t);
 
     let calls = match compiled.kind {
         Kind::Hook => {
             let hook = plugins.hooks.pop().context("the hook was not loaded")?;
-            bench_hook(args, hook)?
+            bench_hook(args, hook, &params)?
         }
         Kind::Metric => {
             let metric = plugins.metrics.pop().context("the metric was not loaded")?;
@@ -221,13 +230,15 @@ fn measure(
     report.insert("kind".into(), json!(compiled.kind.name()));
     report.insert("sha256".into(), json!(compiled.sha256));
     report.insert("options".into(), Value::Object(options));
+    report.insert("model_parameters".into(), json!(args.model_parameters));
     report.insert("cold".into(), json!(args.cold));
     report.insert("cache_dir".into(), json!(cache_dir.map(|d| d.display().to_string())));
     report.insert("cache_files_before".into(), json!(cached_before));
     report.insert("runtime_s".into(), json!(round(runtime_s, 6)));
     report.insert("first_load_s".into(), json!(round(first_load_s, 6)));
     report.insert("first_load_from".into(), json!(first_load_from));
-    report.insert("reload_s".into(), json!(reload_s.map(|s| round(s, 6))));
+    report.insert("reload_s".into(), json!(round(reload_s, 6)));
+    report.insert("reload_from".into(), json!(reload_from));
     report.insert("plugin_load_s".into(), json!(round(plugin_load_s, 6)));
     report.insert("calls".into(), calls);
     report.insert("reps".into(), json!(args.reps));
@@ -306,29 +317,57 @@ fn training_scalars() -> Scalars {
     scalars
 }
 
-/// A hook that does nothing, natively: the floor of a call through `dyn Hook`.
-struct NoopHook;
-
-impl Hook for NoopHook {
-    fn name(&self) -> &str {
-        "noop"
-    }
-    fn subscribes(&self, _phase: Phase) -> bool {
-        true
-    }
-    fn call(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()> {
-        black_box((info, &ctx.scalars));
-        Ok(())
-    }
+/// Parameters shaped as the tutorial model's (PyTorch's names), each
+/// requiring gradients as a model's do.
+fn tutorial_parameters() -> Vec<(String, Tensor)> {
+    tch::manual_seed(0);
+    let shapes: [(&str, &[i64]); 6] = [
+        ("mlp.0.weight", &[64, 2]),
+        ("mlp.0.bias", &[64]),
+        ("mlp.2.weight", &[64, 64]),
+        ("mlp.2.bias", &[64]),
+        ("classifier.weight", &[2, 64]),
+        ("classifier.bias", &[2]),
+    ];
+    shapes
+        .iter()
+        .map(|(name, shape)| {
+            let t = Tensor::randn(*shape, (TchKind::Float, Device::Cpu)).set_requires_grad(true);
+            ((*name).to_string(), t)
+        })
+        .collect()
 }
 
-fn bench_hook(args: &Args, mut hook: Box<dyn Hook>) -> Result<Value> {
-    let phases: Vec<Phase> = Phase::ALL.iter().copied().filter(|&p| hook.subscribes(p)).collect();
+/// A native no-op called through a trait object, as the runner calls hooks:
+/// the floor of a call (a boxed closure, so this does not depend on what
+/// else the `Hook` trait asks of an implementor).
+type NativeNoop = Box<dyn FnMut(&StepInfo, &mut HookContext<'_>) -> Result<()>>;
+
+fn bench_hook(args: &Args, mut hook: Box<dyn Hook>, params: &[(String, Tensor)]) -> Result<Value> {
+    let subscribed: Vec<Phase> = Phase::ALL.iter().copied().filter(|&p| hook.subscribes(p)).collect();
+    let phases: Vec<Phase> = if args.phases.is_empty() {
+        subscribed.clone()
+    } else {
+        let mut chosen = Vec::new();
+        for name in &args.phases {
+            let phase = Phase::ALL.iter().copied().find(|p| p.name() == name.as_str());
+            match phase {
+                Some(p) if subscribed.contains(&p) => chosen.push(p),
+                Some(_) => bail!("the hook does not subscribe to `{name}`"),
+                None => bail!("--phases: unknown phase `{name}`"),
+            }
+        }
+        chosen
+    };
     if phases.is_empty() {
         bail!("the hook subscribes to no phase");
     }
     let mut scalars = training_scalars();
     let mut requests = Requests::default();
+    if subscribed.contains(&Phase::BeforeRun) {
+        let info = step_info(Phase::BeforeRun, Mode::Train, 0);
+        hook.call(&info, &mut HookContext { scalars: &mut scalars, requests: &mut requests })?;
+    }
     let mut per_phase = Map::new();
     for &phase in &phases {
         let mode = mode_of(phase);
@@ -339,17 +378,34 @@ fn bench_hook(args: &Args, mut hook: Box<dyn Hook>) -> Result<Value> {
         })?;
         per_phase.insert(phase.name().into(), timing);
     }
-    let mut native: Box<dyn Hook> = Box::new(NoopHook);
+    let mut native: NativeNoop = Box::new(|info, ctx| {
+        black_box((info, &ctx.scalars));
+        Ok(())
+    });
     let mode = mode_of(phases[0]);
     let native_timing = time_calls(args, args.calls, |i| {
         let info = step_info(phases[0], mode, i);
         let mut ctx = HookContext { scalars: &mut scalars, requests: &mut requests };
-        black_box(&mut native).call(&info, &mut ctx)
+        black_box(&mut native)(&info, &mut ctx)
     })?;
-    Ok(json!({
+    let mut result = json!({
         "hook_call": per_phase,
         "native_noop_hook_call": native_timing,
-    }))
+    });
+    if !params.is_empty() {
+        // What an EMA update costs natively: `shadow.lerp_(param, m)` per parameter.
+        let mut pairs: Vec<(Tensor, &Tensor)> = params.iter().map(|(_, p)| (p.detach().copy(), p)).collect();
+        let native_ema = tch::no_grad(|| {
+            time_calls(args, args.calls, |_| {
+                for (shadow, param) in &mut pairs {
+                    let _ = shadow.lerp_(param, 0.0002);
+                }
+                Ok(())
+            })
+        })?;
+        result["native_ema_update"] = native_ema;
+    }
+    Ok(result)
 }
 
 fn bench_metric(args: &Args, mut metric: Box<dyn Metric>) -> Result<Value> {

@@ -20,6 +20,7 @@
 //! - [`logging`]: console lines, `hammer.log` and `scalars.jsonl`;
 //! - [`workdir`]: the job's work directory.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

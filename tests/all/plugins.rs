@@ -144,3 +144,21 @@ fn resume_is_exact_with_ema_an_lr_policy_and_early_stopping() {
     assert_eq!(sa, sb);
     assert_eq!(lr_per_iteration(&tmp.path().join("straight")).last(), lr_per_iteration(&tmp.path().join("resumed")).last());
 }
+
+#[test]
+fn checkpoint_best_saves_the_best_checkpoint_and_records_its_scalar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "[[plugins]]\nname = \"checkpoint_best\"\noptions = { monitor = \"accuracy\", rule = \"greater\" }\n";
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, extra);
+    let log = stdout(&hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]));
+    let work = tmp.path().join("w");
+    assert!(log.contains("Saving checkpoint `best_accuracy` (requested by a hook)"), "{log}");
+    assert!(work.join("best_accuracy.safetensors").exists());
+    let vals: Vec<_> = scalars(&work).into_iter().filter(|r| r["mode"] == "val").collect();
+    let best = vals.iter().map(|r| r["accuracy"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+    assert_eq!(vals.last().unwrap()["best/accuracy"].as_f64(), Some(best));
+    // The best checkpoint's weights score the best accuracy.
+    let ckpt = work.join("best_accuracy.safetensors");
+    let val = stdout(&hammer_ok(tmp.path(), &["val", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
+    assert!(val.contains(&format!("accuracy: {best:.4}")), "{val}");
+}

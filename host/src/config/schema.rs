@@ -52,8 +52,11 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
-    /// Looked up as `<name>.wasm` in `./plugins`, then `$HAMMER_PLUGIN_PATH`.
+    /// Looked up as `<name>.wasm` in `./plugins`, then `$HAMMER_PLUGIN_PATH`,
+    /// then in the bundle store.
     pub name: Option<String>,
+    /// A semver requirement (`^0.1`): the newest matching bundle in the store.
+    pub version: Option<String>,
     /// The component file, instead of a name.
     pub path: Option<std::path::PathBuf>,
     /// Order among hooks: 0 first, 100 last (MMEngine's `NORMAL` is 50).
@@ -72,6 +75,9 @@ pub struct PluginConfig {
     /// Grant the plugin handles to the model's parameters (EMA needs them).
     #[serde(default)]
     pub model_parameters: bool,
+    /// Grant the directory under the work dir that the plugin's bundle requests.
+    #[serde(default)]
+    pub work_dir: bool,
     /// The plugin's own options, passed to it at setup.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub options: serde_json::Map<String, serde_json::Value>,
@@ -301,12 +307,14 @@ impl PluginConfig {
     pub fn from_path(path: std::path::PathBuf) -> Self {
         Self {
             name: None,
+            version: None,
             path: Some(path),
             priority: default_priority(),
             on_error: default_on_error(),
             timeout_ms: default_timeout_ms(),
             memory_mb: default_memory_mb(),
             model_parameters: false,
+            work_dir: false,
             options: serde_json::Map::new(),
         }
     }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use anyhow::Result;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::host::Level;
 use super::bindings::types::{Mode as WitMode, StepInfo as WitStepInfo};
@@ -72,19 +72,25 @@ impl<B> Instance<B> {
         cfg: &PluginConfig,
         name: &str,
         parameters: Option<Vec<(String, tch::Tensor)>>,
+        preopen: Option<(std::path::PathBuf, String)>,
         logger: Logger,
         instantiate: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<B>,
     ) -> Result<Self> {
         let output = OutputCapture::default();
-        let wasi = WasiCtxBuilder::new()
-            .stdout(output.clone())
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(output.clone())
             .stderr(output.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .build();
+            .monotonic_clock(FrozenClock);
+        if let Some((host, guest)) = &preopen {
+            // The one directory a plugin may be granted: its own, under the work dir.
+            wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
+                .map_err(|e| anyhow::anyhow!("plugin `{name}`: cannot open `{}`: {e:?}", host.display()))?;
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size((cfg.memory_mb * 1024 * 1024) as usize)
             .trap_on_grow_failure(true)

@@ -7,9 +7,12 @@
 //! environment or clock, and its stdout/stderr logged under its name. The
 //! model's parameters are reachable only with `model_parameters = true`.
 //!
-//! Plugins are listed in `[[plugins]]` (or added with `--plugin PATH`); a
-//! `name` is looked up as `<name>.wasm` in `./plugins`, then in each
-//! directory of `$HAMMER_PLUGIN_PATH` (`:`-separated).
+//! Plugins are listed in `[[plugins]]` (or added with `--plugin PATH`) and
+//! found by [`source`]: a file, the search path, or the bundle store. A
+//! bundle's manifest says what the plugin requests (the model's parameters,
+//! a directory under the work dir); it receives what it requested and the
+//! config granted, no more, and its options are checked against the
+//! manifest's schema before anything runs.
 //!
 //! - [`runtime`]: the engine, linker and compiled-component cache;
 //! - [`instance`]: one plugin's store and the guarded call into it;
@@ -24,6 +27,7 @@ pub mod lock;
 mod options;
 mod phase;
 pub mod runtime;
+pub mod source;
 pub mod scaffold;
 pub mod state;
 
@@ -32,7 +36,7 @@ pub use instance::{OnError, PluginFailure};
 pub use lock::{Lock, Locked};
 pub use runtime::{Kind, Runtime};
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
@@ -88,6 +92,7 @@ pub fn load(
     optimizer: OptimizerView,
     logger: &Logger,
     lock: Option<&LockCheck>,
+    work_dir: Option<&Path>,
 ) -> Result<Plugins> {
     let mut plugins = Plugins::default();
     if configs.is_empty() {
@@ -99,25 +104,43 @@ pub fn load(
     let rt = Runtime::shared()?;
     let mut keys: Vec<String> = Vec::new();
     for (i, cfg) in configs.iter().enumerate() {
-        let path = resolve(cfg).with_context(|| format!("plugins.{i}"))?;
-        let name = cfg.name.clone().unwrap_or_else(|| {
-            path.file_stem().map_or_else(|| format!("plugin{i}"), |s| s.to_string_lossy().into_owned())
-        });
-        let compiled = rt.compile(&path)?;
+        let name = entry_name(cfg, i);
         let key = unique_key(&mut keys, &name);
-        let locked = Locked { key: key.clone(), version: None, sha256: compiled.sha256.clone(), source: path.display().to_string() };
+        let pinned = lock.and_then(|l| l.lock.plugins.iter().find(|p| p.key == key));
+        let source = source::resolve(cfg, pinned).with_context(|| format!("plugins.{i}"))?;
+        let compiled = rt.compile(&source.component, &source.origin)?;
+        let locked = Locked { key: key.clone(), version: source.version(), sha256: compiled.sha256.clone(), source: source.origin.clone() };
         if let Some(check) = lock {
             check.lock.check_plugin(&locked, &check.what)?;
         }
-        let params = cfg.model_parameters.then(|| parameters.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
-        let options = options::to_wit(&cfg.options).with_context(|| format!("plugin `{name}`: options"))?;
+        let grants = Grants::of(cfg, source.manifest.as_ref(), &name, i)?;
+        let options = match &source.manifest {
+            Some(m) => {
+                if m.kind.name() != compiled.kind.name() {
+                    bail!("plugin `{}`: its manifest says {}, its component is a {}", m.id(), m.kind.name(), compiled.kind.name());
+                }
+                crate::bundle::check_options(m, &cfg.options)?
+            }
+            None => cfg.options.clone(),
+        };
+        let params = grants.model_parameters.then(|| parameters.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
+        let preopen = match &grants.work_dir {
+            Some(sub) => {
+                let dir = work_dir.with_context(|| format!("plugin `{name}` needs a work dir for its `{sub}` directory"))?.join(sub);
+                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+                Some((dir, sub.clone()))
+            }
+            None => None,
+        };
+        let options = options::to_wit(&options).with_context(|| format!("plugin `{name}`: options"))?;
+        let path = &source.origin;
         let pre = rt.linker.instantiate_pre(&compiled.component).map_err(|e| {
-            anyhow::anyhow!("plugin `{name}` ({}) cannot be linked: {e:?}", path.display())
+            anyhow::anyhow!("plugin `{name}` ({path}) cannot be linked: {e:?}")
         })?;
         match compiled.kind {
             Kind::Hook => {
                 let pre = HookPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 let phases = inst
                     .call("setup", None, None, |b, s| b.hammer_plugin_hook().call_setup(s, &options))?
                     .unwrap_or_default();
@@ -126,13 +149,13 @@ pub fn load(
             }
             Kind::Metric => {
                 let pre = MetricPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 inst.call("setup", None, None, |b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
                 plugins.metrics.push(Box::new(WasmMetric { inst, key }));
             }
             Kind::LrPolicy => {
                 let pre = LrPolicyPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 inst.call("setup", None, None, |b, s| {
                     b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum)
                 })?;
@@ -140,10 +163,10 @@ pub fn load(
             }
         }
         logger.info(&format!(
-            "Loaded plugin `{name}` ({}, {}) from `{}`{}",
+            "Loaded plugin `{name}` ({}{}, {}) from `{path}`{}",
             compiled.kind.name(),
+            source.version().map(|v| format!(" {v}")).unwrap_or_default(),
             &compiled.sha256[..12],
-            path.display(),
             if compiled.from_cache { " (compiled form cached)" } else { " (compiled)" }
         ));
         plugins.loaded.push(locked);
@@ -154,37 +177,52 @@ pub fn load(
     Ok(plugins)
 }
 
-/// The file a plugin entry names: its `path`, or `<name>.wasm` in the
-/// search path.
-///
-/// # Errors
-/// No such file, listing where it was looked for.
-pub fn resolve(cfg: &PluginConfig) -> Result<PathBuf> {
-    if let Some(path) = &cfg.path {
-        if !path.is_file() {
-            bail!("plugin file `{}` not found", path.display());
-        }
-        return Ok(path.clone());
-    }
-    let name = cfg.name.as_deref().context("a plugin entry needs a `name` or a `path`")?;
-    let dirs = search_path();
-    for dir in &dirs {
-        let candidate = dir.join(format!("{name}.wasm"));
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    let looked: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
-    bail!("plugin `{name}` not found: no `{name}.wasm` in {} (set HAMMER_PLUGIN_PATH to add directories)", looked.join(", "))
+/// What a plugin receives: what its manifest requests and the config grants.
+struct Grants {
+    model_parameters: bool,
+    work_dir: Option<String>,
 }
 
-/// `./plugins`, then the directories of `$HAMMER_PLUGIN_PATH`.
-pub fn search_path() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("plugins")];
-    if let Some(extra) = std::env::var_os("HAMMER_PLUGIN_PATH") {
-        dirs.extend(std::env::split_paths(&extra));
+impl Grants {
+    /// A bundle gets what it requested, if granted (a request not granted is
+    /// an error naming the key that grants it); a bare component, what the
+    /// config grants.
+    fn of(cfg: &PluginConfig, manifest: Option<&crate::bundle::Manifest>, name: &str, i: usize) -> Result<Self> {
+        let Some(m) = manifest else {
+            return Ok(Self { model_parameters: cfg.model_parameters, work_dir: None });
+        };
+        let refuse = |what: &str, key: &str| {
+            anyhow::anyhow!(
+                "plugin `{}` requests {what}, which the config does not grant; set `{key} = true` in its \
+                 [[plugins]] entry (plugins.{i}, `{name}`) to grant it",
+                m.id()
+            )
+        };
+        if m.capabilities.model_parameters && !cfg.model_parameters {
+            return Err(refuse("the model's parameters", "model_parameters"));
+        }
+        if let Some(dir) = &m.capabilities.work_dir {
+            if !cfg.work_dir {
+                return Err(refuse(&format!("a directory `{dir}` under the work dir"), "work_dir"));
+            }
+        }
+        Ok(Self { model_parameters: m.capabilities.model_parameters, work_dir: m.capabilities.work_dir.clone() })
     }
-    dirs
+}
+
+/// The name of entry `i`: its `name`, else its file's stem (without a
+/// bundle's `-<version>`).
+fn entry_name(cfg: &PluginConfig, i: usize) -> String {
+    if let Some(name) = &cfg.name {
+        return name.clone();
+    }
+    let stem = cfg.path.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+    let stem = stem.unwrap_or_else(|| format!("plugin{i}"));
+    let is_bundle = cfg.path.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == crate::bundle::EXTENSION));
+    match stem.rsplit_once('-') {
+        Some((base, version)) if is_bundle && semver::Version::parse(version).is_ok() => base.to_string(),
+        _ => stem,
+    }
 }
 
 /// `name`, or `name#2`, `name#3`... when the name is taken: the key a

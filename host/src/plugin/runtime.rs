@@ -3,7 +3,7 @@
 //! host interface and a WASI that grants nothing, and a cache of compiled
 //! components so a second start does not recompile.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -99,17 +99,16 @@ impl Runtime {
         Ok(Self { engine, linker, cache_dir })
     }
 
-    /// Compiles the component at `path` (or loads its compiled form from the
-    /// cache) and tells which world it targets.
+    /// Compiles a component (or loads its compiled form from the cache) and
+    /// tells which world it targets; `label` names it in errors.
     ///
     /// # Errors
-    /// A file that cannot be read, is not a component, or does not export one
-    /// of hammer's worlds in a version this host supports (both versions named).
-    pub fn compile(&self, path: &Path) -> Result<Compiled> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read plugin `{}`", path.display()))?;
-        let sha256 = format!("{:x}", Sha256::digest(&bytes));
-        let (component, from_cache) = self.cached(&bytes, &sha256).with_context(|| format!("`{}`", path.display()))?;
-        let kind = self.kind_of(&component).with_context(|| format!("plugin `{}`", path.display()))?;
+    /// Not a component, or not one exporting one of hammer's worlds in a
+    /// version this host supports (both versions named).
+    pub fn compile(&self, bytes: &[u8], label: &str) -> Result<Compiled> {
+        let sha256 = format!("{:x}", Sha256::digest(bytes));
+        let (component, from_cache) = self.cached(bytes, &sha256).with_context(|| format!("`{label}`"))?;
+        let kind = self.kind_of(&component).with_context(|| format!("plugin `{label}`"))?;
         Ok(Compiled { component, kind, sha256, from_cache })
     }
 

@@ -23,6 +23,24 @@ impl Runner {
     /// `last_checkpoint` at it and prunes old ones. Without a work dir, does
     /// nothing.
     pub(super) fn save_checkpoint(&mut self, unit: Unit, n: u64) -> Result<()> {
+        let what = match unit {
+            Unit::Epoch => "epochs",
+            Unit::Iter => "iterations",
+        };
+        self.write_checkpoint(&store::file_name(unit, n), Some(unit), &format!("at {n} {what}"))
+    }
+
+    /// Saves the checkpoint a hook requested (`checkpoint_best`'s
+    /// `best_accuracy`) as `<tag>.safetensors`, replacing the previous one of
+    /// that tag; periodic checkpoints and `last_checkpoint` are left alone.
+    pub(super) fn save_requested_checkpoint(&mut self, tag: &str) -> Result<()> {
+        let safe: String = tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        self.write_checkpoint(&format!("{safe}.safetensors"), None, &format!("`{tag}` (requested by a hook)"))
+    }
+
+    /// Writes the run into `file` in the work dir; a periodic checkpoint
+    /// (`unit`) also moves `last_checkpoint` and prunes old ones.
+    fn write_checkpoint(&mut self, file: &str, unit: Option<Unit>, what: &str) -> Result<()> {
         let Some(dir) = self.work_dir.clone() else { return Ok(()) };
         self.fire(Phase::BeforeSaveCheckpoint, Mode::Train)?;
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
@@ -47,18 +65,19 @@ impl Runner {
         };
         let bytes = ckpt.to_bytes()?;
         self.finish_checkpoint_write()?;
-        let path = dir.join(store::file_name(unit, n));
+        let path = dir.join(file);
         let keep = self.cfg.checkpoint.max_keep_ckpts;
         self.pending_write = Some(std::thread::spawn(move || -> Result<()> {
             write_atomic(&path, &bytes)?;
-            store::set_last(&dir, &path)?;
-            store::prune(&dir, unit, keep)
+            match unit {
+                Some(unit) => {
+                    store::set_last(&dir, &path)?;
+                    store::prune(&dir, unit, keep)
+                }
+                None => Ok(()),
+            }
         }));
-        let what = match unit {
-            Unit::Epoch => "epochs",
-            Unit::Iter => "iterations",
-        };
-        self.logger.info(&format!("Saving checkpoint at {n} {what}"));
+        self.logger.info(&format!("Saving checkpoint {what}"));
         self.fire(Phase::AfterSaveCheckpoint, Mode::Train)
     }
 }

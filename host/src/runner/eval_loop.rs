@@ -114,6 +114,14 @@ impl Runner {
             line.push_str(&format!("  {name}: {v:.4}"));
             record[name.as_str()] = serde_json::json!(v);
         }
+        // And what plugins emitted during the pass (`best/accuracy`); the
+        // metrics' own `val/...` twins are left out.
+        let prefix = format!("{}/", mode.name());
+        for (name, v) in self.scalars.take_fresh() {
+            if !name.starts_with(&prefix) && record.get(&name).is_none() {
+                record[name.as_str()] = serde_json::json!(v);
+            }
+        }
         line.push_str(&format!("  data_time: {:.4}  time: {:.4}", data_time / n, elapsed / n));
         self.logger.info(&line);
         self.logger.record(&record);

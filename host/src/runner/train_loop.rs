@@ -200,7 +200,7 @@ impl Runner {
         let it = self.state.iter;
         let last = it >= max_iters || self.requests.stop.is_some();
         let save = !self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(it, last);
-        if save || self.requests.checkpoint.take().is_some() {
+        if save {
             self.save_checkpoint(Unit::Iter, it)?;
         }
         if !self.schedule.by_epoch {
@@ -208,16 +208,14 @@ impl Runner {
                 self.eval_pass(Mode::Val)?;
             }
         }
-        Ok(())
+        self.save_requested()
     }
 
     /// Validation and checkpoints due after the epoch just completed.
     fn after_epoch_unit(&mut self, max_iters: u64) -> Result<()> {
         let e = u64::from(self.state.epoch);
         let last = self.state.iter >= max_iters || self.requests.stop.is_some();
-        if self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(e, last)
-            || self.requests.checkpoint.take().is_some()
-        {
+        if self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(e, last) {
             self.save_checkpoint(Unit::Epoch, e)?;
         }
         if self.schedule.by_epoch {
@@ -225,7 +223,15 @@ impl Runner {
                 self.eval_pass(Mode::Val)?;
             }
         }
-        Ok(())
+        self.save_requested()
+    }
+
+    /// Saves the checkpoint a hook asked for, if one did.
+    fn save_requested(&mut self) -> Result<()> {
+        match self.requests.checkpoint.take() {
+            Some(tag) => self.save_requested_checkpoint(&tag),
+            None => Ok(()),
+        }
     }
 
     fn max_iters(&self, len: u64) -> u64 {
@@ -287,12 +293,14 @@ impl Runner {
             "iter": self.state.iter,
             "step": self.state.iter,
         });
-        // Metrics of the last validation (`val/accuracy`) belong to their own lines.
-        for (name, v) in self.scalars.iter().filter(|(n, _)| !n.contains('/')) {
-            record[name] = serde_json::json!(v);
-            if !matches!(name, "lr" | "time" | "data_time") {
+        // What was set since the last record: the window's averages, and what
+        // plugins emitted; the line leaves out names with a `/` (metrics of a
+        // validation, plugin namespaces), which the record keeps.
+        for (name, v) in self.scalars.take_fresh() {
+            if !name.contains('/') && !matches!(name.as_str(), "lr" | "time" | "data_time") {
                 line.push_str(&format!("  {name}: {v:.4}"));
             }
+            record[name.as_str()] = serde_json::json!(v);
         }
         self.logger.info(&line);
         self.logger.record(&record);

@@ -2,7 +2,8 @@
 //!
 //! Options: `action` (what to do), `at` (the phase, default
 //! `after_train_iter`) and `from_iter` (the first iteration to act at,
-//! default 0). Probing actions (`read_file`, `env`, `socket`, `clock`) log
+//! default 0). Probing actions (`read_file`, `env`, `socket`, `clock`,
+//! `params`, `write_file`) log
 //! `<action>: denied (...)` or `<action>: ALLOWED (...)`.
 
 use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
@@ -56,6 +57,9 @@ impl Hook for Misbehave {
                 probe("env", if vars == 0 { Err("no variables") } else { Ok(vars) });
             }
             "socket" => probe("socket", std::net::TcpStream::connect("127.0.0.1:9").map(|_| 0)),
+            "params" => probe("params", hammer_sdk::model_parameters().map(|p| p.len())),
+            // A granted work-dir capability is preopened as `probe`.
+            "write_file" => probe("write_file", std::fs::write("probe/written.txt", b"hello").map(|()| "probe/written.txt")),
             "clock" => {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 probe("clock", if now.as_secs() == 0 { Err("frozen at 0") } else { Ok(now.as_secs()) });

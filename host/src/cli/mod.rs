@@ -1,15 +1,19 @@
 //! The `hammer` command line: its arguments, and what each command does with
-//! them (build the config, prepare the work dir, run the runner).
+//! them (build the config, prepare the work dir, run the runner); the
+//! `plugin` commands are in [`plugin`].
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod plugin;
+pub use plugin::{KindArg, PluginCommand};
+
 use crate::checkpoint::atomic::write_atomic;
 use crate::config::{self, Config};
 use crate::plugin::lock::LOCK_FILE;
-use crate::plugin::{scaffold, Kind, Lock, LockCheck};
+use crate::plugin::{Lock, LockCheck};
 use crate::runner::{Runner, Start};
 use crate::workdir;
 
@@ -37,33 +41,6 @@ pub enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
-}
-
-/// `hammer plugin ...`.
-#[derive(Debug, Subcommand)]
-pub enum PluginCommand {
-    /// Create a plugin crate (Rust, on hammer's SDK) that builds and loads as it is.
-    New {
-        /// Directory of the new crate; its last component is the plugin's name.
-        name: PathBuf,
-        /// The world the plugin targets.
-        #[arg(long, value_enum)]
-        kind: KindArg,
-        /// The SDK to depend on (default: the one this hammer was built with).
-        #[arg(long)]
-        sdk: Option<PathBuf>,
-    },
-}
-
-/// A plugin kind on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum KindArg {
-    /// A controller called at the phases it subscribes to.
-    Hook,
-    /// A metric of the validation and test loops.
-    Metric,
-    /// A learning-rate policy.
-    LrPolicy,
 }
 
 /// Options shared by every command that reads a config.
@@ -161,16 +138,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", args.load(&[])?.to_toml());
             Ok(())
         }
-        Command::Plugin(PluginCommand::New { name, kind, sdk }) => {
-            let kind = match kind {
-                KindArg::Hook => Kind::Hook,
-                KindArg::Metric => Kind::Metric,
-                KindArg::LrPolicy => Kind::LrPolicy,
-            };
-            scaffold::new_plugin(&name, kind, &sdk.unwrap_or_else(scaffold::default_sdk_path))?;
-            println!("Created the {} plugin `{}`; see its README.md to build and use it.", kind.name(), name.display());
-            Ok(())
-        }
+        Command::Plugin(command) => plugin::run(command),
     }
 }
 
