@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: the tutorial job (configs/tutorial.toml) run four ways, one
-# thread each, timed as whole processes (start-up included):
+# `make bench`, in two parts (BENCH_PARTS, default "tutorial plugins").
+#
+# Part "tutorial": the tutorial job (configs/tutorial.toml) run four ways,
+# one thread each, timed as whole processes (start-up included):
 #
 #   hammer    hammer's binary ($CARGO_TARGET_DIR/debug/hammer, from `make build`)
 #   mmengine  MMEngine's runner tutorial (bench/mmengine_tutorial.py)
@@ -12,31 +14,64 @@
 # bench/summarize.py then takes the medians and the ratios and writes
 # bench/results/tutorial.{json,md}.
 #
-# Environment: BENCH_ROUNDS (default 3), BENCH_WARMUP (untimed runs of each
-# before the rounds, default 1), CARGO_TARGET_DIR, HAMMER_PYTHON, LIBTORCH
-# (defaults: those of the Makefile).
+# Part "plugins": what WebAssembly plugins cost.
+#   - host/examples/plugin_bench.rs, for a hook (tests/guests/out/misbehave.wasm
+#     doing nothing), a metric (plugins/accuracy.wasm), a learning-rate
+#     policy (plugins/lr.wasm, the tutorial's MultiStepLR) and plugins/ema.wasm
+#     (given the tutorial model's parameters): each run twice as
+#     fresh processes, once with an empty compile cache (`--cold`: the load
+#     compiles) and once with the cache the first run wrote (the load reads
+#     it), measuring load times and the cost of one call;
+#   - the tutorial job with plugins (configs/tutorial.toml, whose `accuracy`
+#     and `lr` are plugins, plus `--plugin plugins/ema.wasm`) against the same
+#     job with none (plugins = [], the built-in accuracy metric, no schedule),
+#     and, to tell EMA's work from the plugins' overhead, the tutorial job as
+#     it is (accuracy and lr only); the three back to back in each round, in
+#     reverse order every other round.
+# bench/summarize_plugins.py writes bench/results/plugins.{json,md}.
+#
+# hammer's compile cache (in HAMMER_HOME, default ~/.hammer) is filled
+# before the timed runs: the jobs measure a start-up that reads compiled
+# plugins from it. plugin_bench uses temporary homes of its own.
+#
+# Environment: BENCH_ROUNDS (default 3), BENCH_PLUGIN_ROUNDS (rounds of the
+# plugins/no-plugins pair, default BENCH_ROUNDS), BENCH_WARMUP (untimed runs
+# of each before the rounds, default 1), BENCH_PARTS, CARGO_TARGET_DIR,
+# HAMMER_PYTHON, LIBTORCH (defaults: those of the Makefile).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$PWD"
 
 CACHE="${HOME}/.cache/hammer"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 PY="${HAMMER_PYTHON:-$CACHE/venv/bin/python}"
 ROUNDS="${BENCH_ROUNDS:-3}"
+PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
+PARTS="${BENCH_PARTS:-tutorial plugins}"
 HAMMER="$CARGO_TARGET_DIR/debug/hammer"
 TCH_LOOP="$CARGO_TARGET_DIR/debug/tch-loop"
+PLUGIN_BENCH="$CARGO_TARGET_DIR/debug/examples/plugin_bench"
 CONFIG=configs/tutorial.toml
 THREADS=1
 
 die() { echo "bench: $*" >&2; exit 1; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ "$PLUGIN_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PLUGIN_ROUNDS must be a positive integer, not '$PLUGIN_ROUNDS'"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer, not '$WARMUP'"
+for part in $PARTS; do
+    [[ "$part" == tutorial || "$part" == plugins ]] || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins)"
+done
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ -x "$PY" ]] || die "no Python at $PY (run \`make setup\`, or set HAMMER_PYTHON)"
 [[ -x "$HAMMER" ]] || die "no hammer binary at $HAMMER (run \`make build\`)"
-"$PY" -c 'import importlib.metadata as m; m.version("mmengine")' 2>/dev/null \
-    || die "mmengine is not installed for $PY (\`make bench\` installs python/requirements-bench.txt)"
+if want tutorial; then
+    "$PY" -c 'import importlib.metadata as m; m.version("mmengine")' 2>/dev/null \
+        || die "mmengine is not installed for $PY (\`make bench\` installs it with the venv)"
+fi
 
 if [[ -z "${LIBTORCH:-}" ]]; then
     venv="$(dirname "$(dirname "$PY")")"
@@ -45,54 +80,151 @@ if [[ -z "${LIBTORCH:-}" ]]; then
 fi
 export LIBTORCH
 
-echo "bench: building bench/tch-loop" >&2
-cargo build --quiet --locked --manifest-path bench/tch-loop/Cargo.toml
+# The tutorial job's plugins (accuracy, lr) and ema; the test guests for the
+# hook. Both scripts only check timestamps when nothing changed.
+echo "bench: building the plugins" >&2
+plugins/build.sh >/dev/null
+if want tutorial; then
+    echo "bench: building bench/tch-loop" >&2
+    cargo build --quiet --locked --manifest-path bench/tch-loop/Cargo.toml
+fi
+if want plugins; then
+    echo "bench: building tests/guests and host/examples/plugin_bench.rs" >&2
+    tests/guests/build.sh
+    cargo build --quiet --example plugin_bench -p hammer
+fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/hammer-bench.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
-RUNS="$TMP/runs.tsv"
-printf 'tool\tround\twall_s\tlog\n' >"$RUNS"
 
-# Runs tool $1 once as round $2 (0 = warm-up, not recorded); appends its
-# wall time and log to $RUNS.
-run_one() {
-    local tool=$1 round=$2
-    local work="$TMP/work-$tool-$round" log="$TMP/$tool-$round.log"
-    local -a cmd
-    case "$tool" in
-        hammer) cmd=("$HAMMER" train "$CONFIG" --work-dir "$work" --cfg-options "env.num_threads=$THREADS") ;;
-        mmengine) cmd=("$PY" bench/mmengine_tutorial.py "$work" --threads "$THREADS") ;;
-        torch) cmd=("$PY" bench/torch_loop.py --threads "$THREADS" --work-dir "$work") ;;
-        tch) cmd=("$TCH_LOOP" --threads "$THREADS" --work-dir "$work") ;;
-        *) die "unknown tool $tool" ;;
-    esac
-    local start end wall
+# A short run that loads every plugin the jobs below use, so that their
+# compiled forms are in hammer's cache (the user's HAMMER_HOME, where the
+# config's plugins are installed too) before anything is timed.
+echo "bench: filling hammer's compile cache" >&2
+"$HAMMER" train "$CONFIG" --plugin plugins/ema.wasm --work-dir "$TMP/prime" \
+    --cfg-options "env.num_threads=$THREADS" train_cfg.max_epochs=1 >"$TMP/prime.log" 2>&1 \
+    || { tail -n 30 "$TMP/prime.log" >&2; die "a short run of $CONFIG failed (has \`make build\` run?)"; }
+rm -rf "$TMP/prime"
+
+# The tutorial job without plugins: the same config, no `[[plugins]]`, the
+# built-in accuracy metric instead of the plugin, hence no lr schedule.
+NO_PLUGINS="$TMP/tutorial-no-plugins.toml"
+cat >"$NO_PLUGINS" <<EOF
+_base_ = ["$REPO/$CONFIG"]
+plugins = []
+
+[[val_evaluator]]
+type = "accuracy"
+EOF
+
+# Runs the command after $4 once, as tool $1 in round $2 (0 = warm-up, not
+# recorded), with work dir $3; appends its wall time, CPU time (user + system,
+# less sensitive than wall time to other processes on the machine) and log to
+# $RUNS, and keeps hammer's scalars.jsonl beside the log.
+run_timed() {
+    local tool=$1 round=$2 work=$3
+    shift 3
+    local log="$TMP/$tool-$round.log" times="$TMP/$tool-$round.times"
+    local start end wall cpu TIMEFORMAT='%3U %3S'
     start=$(date +%s.%N)
-    if ! "${cmd[@]}" >"$log" 2>&1; then
-        echo "bench: $tool failed (round $round): ${cmd[*]}" >&2
+    if ! { time "$@" >"$log" 2>&1; } 2>"$times"; then
+        echo "bench: $tool failed (round $round): $*" >&2
         tail -n 30 "$log" >&2
         exit 1
     fi
     end=$(date +%s.%N)
+    cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$times")
+    if [[ -f "$work/scalars.jsonl" ]]; then
+        cp "$work/scalars.jsonl" "$TMP/$tool-$round.scalars.jsonl"
+    fi
     rm -rf "$work"
     wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.4f", e - s }')
-    echo "bench: round $round  $tool  ${wall} s" >&2
+    echo "bench: round $round  $tool  ${wall} s (cpu ${cpu} s)" >&2
     if ((round > 0)); then
-        printf '%s\t%s\t%s\t%s\n' "$tool" "$round" "$wall" "$log" >>"$RUNS"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$wall" "$log" "$cpu" >>"$RUNS"
     fi
 }
 
-TOOLS=(hammer mmengine torch tch)
-for ((w = 0; w < WARMUP; w++)); do
-    for tool in "${TOOLS[@]}"; do run_one "$tool" 0; done
-done
-for ((r = 1; r <= ROUNDS; r++)); do
-    order=("${TOOLS[@]}")
-    if ((r % 2 == 0)); then
-        order=()
-        for ((i = ${#TOOLS[@]} - 1; i >= 0; i--)); do order+=("${TOOLS[i]}"); done
-    fi
-    for tool in "${order[@]}"; do run_one "$tool" "$r"; done
-done
+# Runs tool $1 once as round $2 (see run_timed).
+run_one() {
+    local tool=$1 round=$2
+    local work="$TMP/work-$tool-$round"
+    case "$tool" in
+        hammer) run_timed "$tool" "$round" "$work" "$HAMMER" train "$CONFIG" --work-dir "$work" \
+                    --cfg-options "env.num_threads=$THREADS" ;;
+        mmengine) run_timed "$tool" "$round" "$work" "$PY" bench/mmengine_tutorial.py "$work" --threads "$THREADS" ;;
+        torch) run_timed "$tool" "$round" "$work" "$PY" bench/torch_loop.py --threads "$THREADS" --work-dir "$work" ;;
+        tch) run_timed "$tool" "$round" "$work" "$TCH_LOOP" --threads "$THREADS" --work-dir "$work" ;;
+        plugins) run_timed "$tool" "$round" "$work" "$HAMMER" train "$CONFIG" --plugin plugins/ema.wasm \
+                    --work-dir "$work" --cfg-options "env.num_threads=$THREADS" ;;
+        tutorial) run_timed "$tool" "$round" "$work" "$HAMMER" train "$CONFIG" --work-dir "$work" \
+                    --cfg-options "env.num_threads=$THREADS" ;;
+        no-plugins) run_timed "$tool" "$round" "$work" "$HAMMER" train "$NO_PLUGINS" --work-dir "$work" \
+                    --cfg-options "env.num_threads=$THREADS" ;;
+        *) die "unknown tool $tool" ;;
+    esac
+}
 
-"$PY" bench/summarize.py "$RUNS" bench/results --threads "$THREADS" --config "$CONFIG"
+# run_rounds ROUNDS TOOL...: BENCH_WARMUP untimed runs of each tool, then
+# ROUNDS timed rounds of all of them, the order reversed every other round.
+run_rounds() {
+    local rounds=$1
+    shift
+    local -a tools=("$@") order
+    local w r i tool
+    for ((w = 0; w < WARMUP; w++)); do
+        for tool in "${tools[@]}"; do run_one "$tool" 0; done
+    done
+    for ((r = 1; r <= rounds; r++)); do
+        order=("${tools[@]}")
+        if ((r % 2 == 0)); then
+            order=()
+            for ((i = ${#tools[@]} - 1; i >= 0; i--)); do order+=("${tools[i]}"); done
+        fi
+        for tool in "${order[@]}"; do run_one "$tool" "$r"; done
+    done
+}
+
+if want tutorial; then
+    echo "bench: part tutorial (load average $(loadavg))" >&2
+    RUNS="$TMP/runs.tsv"
+    printf 'tool\tround\twall_s\tlog\tcpu_s\n' >"$RUNS"
+    load_before="$(loadavg)"
+    run_rounds "$ROUNDS" hammer mmengine torch tch
+    "$PY" bench/summarize.py "$RUNS" bench/results --threads "$THREADS" --config "$CONFIG" \
+        --load-before "$load_before"
+fi
+
+if want plugins; then
+    echo "bench: part plugins (load average $(loadavg))" >&2
+    load_before="$(loadavg)"
+    PB="$TMP/plugin-bench"
+    mkdir -p "$PB"
+    # name | component | options | more flags: one of each kind, and ema
+    # (the hook of the job below, at the phase it works at every iteration).
+    specs=(
+        "misbehave|tests/guests/out/misbehave.wasm|{\"action\": \"nothing\"}|"
+        "accuracy|plugins/accuracy.wasm|{}|"
+        "lr|plugins/lr.wasm|{\"type\": \"MultiStepLR\", \"by_epoch\": true, \"milestones\": [4, 8], \"gamma\": 0.1}|"
+        "ema|plugins/ema.wasm|{}|--model-parameters --phases after_train_iter --calls 10000"
+    )
+    for spec in "${specs[@]}"; do
+        IFS='|' read -r name wasm options more <<<"$spec"
+        for mode in cold cached; do
+            # shellcheck disable=SC2206 # $more is a list of flags
+            flags=(--home "$PB/home-$name" --options "$options" --out "$PB/$name-$mode.json" $more)
+            [[ "$mode" == cold ]] && flags+=(--cold)
+            if ! "$PLUGIN_BENCH" "$wasm" "${flags[@]}" >"$PB/$name-$mode.log" 2>&1; then
+                tail -n 30 "$PB/$name-$mode.log" >&2
+                die "plugin_bench failed for $name ($mode)"
+            fi
+            echo "bench: plugin_bench $name ($mode) done" >&2
+        done
+    done
+
+    RUNS="$TMP/plugin-runs.tsv"
+    printf 'tool\tround\twall_s\tlog\tcpu_s\n' >"$RUNS"
+    run_rounds "$PLUGIN_ROUNDS" plugins tutorial no-plugins
+    "$PY" bench/summarize_plugins.py "$RUNS" "$PB" bench/results --threads "$THREADS" \
+        --config "$CONFIG" --load-before "$load_before"
+fi

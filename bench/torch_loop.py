@@ -4,7 +4,10 @@ what the MMEngine tutorial's job costs without a runner.
 Same data (MMEngine's two-ring MyDataset: train 10,000 points after
 manual_seed(0), val 1,000 after manual_seed(3407)), same model (MyAwesomeModel
 with layers=2: Linear 2->64, ReLU, Linear 64->64, ReLU, Linear 64->2, built
-after manual_seed(0)), Adam lr 1e-3, 10 epochs of batches of 64 in an order
+after manual_seed(0)), Adam lr 1e-3 with torch's MultiStepLR (milestones
+[4, 8], gamma 0.1) stepped once per epoch, after it, as MMEngine does with
+`by_epoch=True` and hammer's `lr` plugin does (epochs 0-3 at 1e-3, 4-7 at
+1e-4, 8-9 at 1e-5), 10 epochs of batches of 64 in an order
 drawn each epoch by a torch.Generator seeded with seed + epoch, cross-entropy,
 validation (one batch of 1,000) after each epoch from epoch 2. Batches are
 taken by indexing the data set's tensors, as hammer's loader does; no
@@ -32,6 +35,8 @@ EPOCHS = 10
 VAL_BEGIN = 2
 BATCH = 64
 LR = 1e-3
+MILESTONES = [4, 8]
+GAMMA = 0.1
 
 
 def two_rings(size, seed):
@@ -63,6 +68,8 @@ def main():
         nn.Linear(64, 2),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=MILESTONES, gamma=GAMMA)
     generator = torch.Generator()
 
     started = time.perf_counter()
@@ -77,9 +84,14 @@ def main():
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        # Per epoch (MMEngine's `by_epoch=True`): the rate for the next epoch.
+        scheduler.step()
         if args.work_dir:
+            # The scheduler's state too, as hammer's checkpoint keeps the
+            # `lr` plugin's state.
             torch.save({'state_dict': model.state_dict(),
                         'optimizer': optimizer.state_dict(),
+                        'param_schedulers': scheduler.state_dict(),
                         'epoch': epoch + 1},
                        os.path.join(args.work_dir, f'epoch_{epoch + 1}.pth'))
         if epoch + 1 >= VAL_BEGIN:

@@ -1,6 +1,7 @@
 //! All integration tests of hammer, one module per topic, in one binary.
 
 mod bad_input;
+mod bundles;
 mod lock;
 mod phases;
 mod plugins;

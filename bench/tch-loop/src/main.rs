@@ -8,7 +8,12 @@
 //!   by `randint`, radius noise by `randn`, angle by `rand`);
 //! - model: `manual_seed(0)`, then Linear 2→64, ReLU, Linear 64→64, ReLU,
 //!   Linear 64→2, initialised uniform in ±1/√fan_in as PyTorch's `nn.Linear`;
-//! - Adam, lr 1e-3 (tch's `nn::Adam`, libtorch's own implementation);
+//! - Adam, lr 1e-3 (tch's `nn::Adam`, libtorch's own implementation), with
+//!   MMEngine's `MultiStepLR` by epoch (milestones [4, 8], gamma 0.1), as
+//!   hammer's `lr` plugin: tch has no schedulers, so the rate is set with
+//!   `set_lr` at the start of each epoch — 1e-3 for epochs 0–3, 1e-4 for
+//!   4–7, 1e-5 for 8–9 (0-based), the values torch's `MultiStepLR` gives
+//!   when stepped after each epoch;
 //! - 10 epochs; each draws `randperm` after `manual_seed(seed + epoch)` and
 //!   takes batches of 64 by `index_select`; cross-entropy loss;
 //! - validation (one batch of 1,000, accuracy of the arg-max) after each
@@ -34,6 +39,15 @@ const EPOCHS: i64 = 10;
 const VAL_BEGIN: i64 = 2;
 const BATCH: i64 = 64;
 const LR: f64 = 1e-3;
+const MILESTONES: [i64; 2] = [4, 8];
+const GAMMA: f64 = 0.1;
+
+/// The learning rate of `epoch` (0-based) under MultiStepLR: the base rate
+/// times `GAMMA` once per milestone reached.
+fn multi_step_lr(epoch: i64) -> f64 {
+    let passed = MILESTONES.iter().filter(|&&m| m <= epoch).count();
+    LR * GAMMA.powi(passed as i32)
+}
 
 /// The tutorial's two rings: `(inputs [n, 2], labels [n])`.
 fn two_rings(size: i64, seed: i64) -> (Tensor, Tensor) {
@@ -103,6 +117,7 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let mut last_accuracy = f64::NAN;
     for epoch in 0..EPOCHS {
+        opt.set_lr(multi_step_lr(epoch));
         tch::manual_seed(SEED + epoch);
         let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
         let mut lo = 0;

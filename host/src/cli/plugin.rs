@@ -150,7 +150,7 @@ pub fn run(command: PluginCommand) -> Result<()> {
             let store = Store::open_default()?;
             let problems = store.verify()?;
             for p in &problems {
-                eprintln!("{p}");
+                println!("{p}");
             }
             if !problems.is_empty() {
                 bail!("{} problem(s) in the store `{}`; reinstall the damaged bundles", problems.len(), store.dir().display());
