@@ -275,8 +275,9 @@ pub struct EnvConfig {
     /// `cpu`, `cuda`, `cuda:N`, or `auto` (CUDA when libtorch sees a GPU).
     #[serde(default = "default_device")]
     pub device: String,
-    /// libtorch intra-op threads. 1 by default: on small models the thread
-    /// pool's hand-offs cost more than they save (measured in the README).
+    /// libtorch intra-op threads. 1 by default: small models gain nothing
+    /// from the thread pool, and the other core serves the loader thread
+    /// (measured in the README).
     #[serde(default = "default_one")]
     pub num_threads: u32,
     /// Seed of model initialisation, shuffling and libtorch's generator.

@@ -136,7 +136,7 @@ impl Runner {
         self.fire(Phase::AfterTrain, Mode::Train)?;
         self.finish_checkpoint_write()?;
         self.fire(Phase::AfterRun, Mode::Train)?;
-        self.logger.info(&format!("Training finished in {:.2} s", started.elapsed().as_secs_f64()));
+        self.logger.info(&format!("Training finished in {:.3} s", started.elapsed().as_secs_f64()));
         Ok(())
     }
 
