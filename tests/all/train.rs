@@ -108,3 +108,41 @@ fn val_and_test_commands_evaluate_a_checkpoint() {
     let test = stdout(&hammer_ok(tmp.path(), &["test", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
     assert!(test.contains("Epoch(test) [0][2/2]  accuracy: "), "{test}");
 }
+
+/// Every scalar of `scalars.jsonl` is in the TensorBoard events too, as
+/// TensorBoard's own reader sees them.
+#[test]
+fn tensorboard_event_files_hold_every_scalar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, "");
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    let work = tmp.path().join("w");
+    let script = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1] + "/tensorboard", size_guidance={"scalars": 0})
+acc.Reload()
+print(json.dumps({tag: [[e.step, e.value] for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}))
+"#;
+    let events: serde_json::Value =
+        serde_json::from_str(&hammer_tests::run_python(script, &[work.to_str().unwrap()])).unwrap();
+    let records = scalars(&work);
+    for (mode, key) in [("train", "loss"), ("train", "lr"), ("val", "accuracy")] {
+        let want: Vec<(i64, f64)> = records
+            .iter()
+            .filter(|r| r["mode"] == mode)
+            .map(|r| (r["step"].as_i64().unwrap(), r[key].as_f64().unwrap()))
+            .collect();
+        let got: Vec<(i64, f64)> = events[format!("{mode}/{key}")]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {mode}/{key} in {events}"))
+            .iter()
+            .map(|e| (e[0].as_i64().unwrap(), e[1].as_f64().unwrap()))
+            .collect();
+        assert_eq!(got.len(), want.len(), "{mode}/{key}");
+        for ((gs, gv), (ws, wv)) in got.iter().zip(&want) {
+            assert_eq!(gs, ws);
+            assert!((gv - wv).abs() <= 1e-6 * wv.abs().max(1.0), "{mode}/{key} at {gs}: {gv} vs {wv}");
+        }
+    }
+}

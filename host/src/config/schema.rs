@@ -266,6 +266,9 @@ pub struct LogConfig {
     /// Show a progress bar when standard error is a terminal.
     #[serde(default = "default_true")]
     pub progress_bar: bool,
+    /// Also write every scalar to TensorBoard event files in `<work_dir>/tensorboard/`.
+    #[serde(default = "default_true")]
+    pub tensorboard: bool,
 }
 
 /// Device, threads, seed and determinism (MMEngine's `env_cfg` and `randomness`).
@@ -417,7 +420,7 @@ impl Default for CheckpointConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { interval: default_log_interval(), progress_bar: true }
+        Self { interval: default_log_interval(), progress_bar: true, tensorboard: true }
     }
 }
 

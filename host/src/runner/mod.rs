@@ -116,7 +116,7 @@ impl Runner {
             tch::Cuda::cudnn_set_benchmark(false);
         }
         let device = device(&cfg.env.device)?;
-        let logger = Logger::new(work_dir.as_deref(), cfg.log.progress_bar)?;
+        let logger = Logger::with_tensorboard(work_dir.as_deref(), cfg.log.progress_bar, cfg.log.tensorboard)?;
         let seed = cfg.env.seed;
         let loader = |section: &str, c: &Option<DataLoaderConfig>| -> Result<Option<DataLoader>> {
             let Some(c) = c else { return Ok(None) };

@@ -1,7 +1,10 @@
 //! What a run tells its user: console lines and `<work_dir>/hammer.log` in
 //! MMEngine's shape, one JSON object per log event in
-//! `<work_dir>/scalars.jsonl`, and a progress bar when standard error is a
-//! terminal.
+//! `<work_dir>/scalars.jsonl` and the same scalars in TensorBoard event files
+//! (`<work_dir>/tensorboard/`, see [`tensorboard`]), and a progress bar when
+//! standard error is a terminal.
+
+pub mod tensorboard;
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -32,6 +35,7 @@ pub struct Logger {
 struct Sinks {
     file: Option<BufWriter<File>>,
     scalars: Option<BufWriter<File>>,
+    events: Option<tensorboard::EventWriter>,
     progress: Option<Progress>,
 }
 
@@ -43,6 +47,15 @@ impl Logger {
     /// # Errors
     /// The log files cannot be created.
     pub fn new(work_dir: Option<&Path>, progress_bar: bool) -> Result<Self> {
+        Self::with_tensorboard(work_dir, progress_bar, false)
+    }
+
+    /// [`Self::new`], also writing TensorBoard event files into
+    /// `<work_dir>/tensorboard/` when `tensorboard` is set.
+    ///
+    /// # Errors
+    /// The log files cannot be created.
+    pub fn with_tensorboard(work_dir: Option<&Path>, progress_bar: bool, tensorboard: bool) -> Result<Self> {
         let open = |name: &str| -> Result<Option<BufWriter<File>>> {
             let Some(dir) = work_dir else { return Ok(None) };
             let path = dir.join(name);
@@ -55,7 +68,11 @@ impl Logger {
         };
         let progress = (progress_bar && std::io::stderr().is_terminal()).then(Progress::default);
         let shows_progress = progress.is_some();
-        let sinks = Sinks { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, progress };
+        let events = match work_dir {
+            Some(dir) if tensorboard => Some(tensorboard::EventWriter::create(&dir.join("tensorboard"))?),
+            _ => None,
+        };
+        let sinks = Sinks { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, events, progress };
         Ok(Self { inner: Arc::new(Mutex::new(sinks)), shows_progress })
     }
 
@@ -94,10 +111,26 @@ impl Logger {
         self.log(Level::Warning, message);
     }
 
-    /// Appends one JSON object to `scalars.jsonl`.
+    /// Appends one JSON object to `scalars.jsonl`, and its numbers to the
+    /// TensorBoard events at its `step`, tagged `<mode>/<name>` (names that
+    /// have a `/` already are kept as they are).
     pub fn record(&self, record: &serde_json::Value) {
-        if let Some(f) = &mut self.sinks().scalars {
+        let mut sinks = self.sinks();
+        if let Some(f) = &mut sinks.scalars {
             let _ = writeln!(f, "{record}").and_then(|()| f.flush());
+        }
+        if let (Some(events), Some(fields)) = (&mut sinks.events, record.as_object()) {
+            let mode = fields.get("mode").and_then(|m| m.as_str()).unwrap_or("train");
+            let step = fields.get("step").and_then(serde_json::Value::as_i64).unwrap_or(0);
+            let scalars: Vec<(String, f64)> = fields
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "step" | "epoch" | "iter" | "mode"))
+                .filter_map(|(k, v)| {
+                    let tag = if k.contains('/') { k.clone() } else { format!("{mode}/{k}") };
+                    v.as_f64().map(|v| (tag, v))
+                })
+                .collect();
+            let _ = events.scalars(step, &scalars);
         }
     }
 
