@@ -14,6 +14,7 @@
 //! - [`loss`]: loss functions;
 //! - [`optim`]: optimizers (SGD, Adam, AdamW), clipping, accumulation;
 //! - [`metric`]: metrics of the validation and test loops;
+//! - [`plot`]: `hammer plot`, the curves of a run as a PNG;
 //! - [`plugin`]: WebAssembly plugins: sandbox, host functions, adapters;
 //! - [`runner`]: the runner, its loops and the phases extensions see;
 //! - [`checkpoint`]: atomic, verifiable safetensors checkpoints;
@@ -30,6 +31,7 @@ pub mod loss;
 pub mod metric;
 pub mod model;
 pub mod optim;
+pub mod plot;
 pub mod plugin;
 pub mod runner;
 pub mod workdir;

@@ -11,6 +11,8 @@ use crate::runner::Stateful;
 ///
 /// Methods are fallible because a metric may be a plugin; a built-in never fails.
 pub trait Metric: Stateful {
+    /// Name used in logs and the end-of-run summary.
+    fn name(&self) -> &str;
     /// Forgets what the previous pass accumulated.
     ///
     /// # Errors
@@ -56,6 +58,9 @@ pub struct Accuracy {
 impl Stateful for Accuracy {}
 
 impl Metric for Accuracy {
+    fn name(&self) -> &str {
+        "accuracy (built-in)"
+    }
     fn reset(&mut self) -> Result<()> {
         *self = Self::default();
         Ok(())
@@ -82,6 +87,9 @@ pub struct MeanLoss {
 impl Stateful for MeanLoss {}
 
 impl Metric for MeanLoss {
+    fn name(&self) -> &str {
+        "loss (built-in)"
+    }
     fn reset(&mut self) -> Result<()> {
         *self = Self::default();
         Ok(())

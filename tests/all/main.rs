@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod bundles;
+mod data;
 mod lock;
+mod models;
 mod phases;
 mod plugins;
 mod pytorch;

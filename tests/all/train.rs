@@ -146,3 +146,36 @@ print(json.dumps({tag: [[e.step, e.value] for e in acc.Scalars(tag)] for tag in 
         }
     }
 }
+
+#[test]
+fn the_run_ends_with_a_summary_of_time_and_best_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = "val_evaluator = [{ type = \"accuracy\" }, { type = \"loss\" }]\n";
+    let text = std::fs::read_to_string(tiny_config(tmp.path(), "job.toml", 320, 3, "")).unwrap();
+    std::fs::write(tmp.path().join("job.toml"), format!("{extra}{text}")).unwrap();
+    let log = stdout(&hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "w"]));
+    assert!(log.contains("Waited ") && log.contains(" s for data"), "{log}");
+    assert!(log.contains("accuracy (built-in) (metric)"), "{log}");
+    let vals: Vec<_> = scalars(&tmp.path().join("w")).into_iter().filter(|r| r["mode"] == "val").collect();
+    let (best_epoch, best) = vals
+        .iter()
+        .map(|r| (r["epoch"].as_u64().unwrap(), r["accuracy"].as_f64().unwrap()))
+        .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    assert!(log.contains(&format!("Best accuracy: {best:.4} (epoch {best_epoch})")), "{log}");
+    let min_loss = vals.iter().map(|r| r["loss"].as_f64().unwrap()).fold(f64::MAX, f64::min);
+    assert!(log.contains(&format!("Best loss: {min_loss:.4}")), "{log}");
+}
+
+#[test]
+fn plot_draws_the_curves_of_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, "");
+    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    hammer_ok(tmp.path(), &["plot", "w", "--metric", "loss", "--metric", "accuracy", "--metric", "lr", "--out", "c.png"]);
+    let png = std::fs::read(tmp.path().join("c.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!((w, h), (900, 3 * 320), "one panel per metric");
+    let err = hammer_err(tmp.path(), &["plot", "w", "--metric", "bleu"]);
+    assert!(err.contains("metric `bleu`"), "{err}");
+}

@@ -41,6 +41,27 @@ pub enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Write a checkpoint's weights (parameters and buffers) as a plain
+    /// safetensors state dict, without the `model.` prefix: loads into
+    /// PyTorch with `model.load_state_dict(safetensors.torch.load_file(...))`.
+    Export {
+        /// The hammer checkpoint.
+        checkpoint: PathBuf,
+        /// The safetensors file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw a run's curves (from its scalars.jsonl) into a PNG.
+    Plot {
+        /// The run's work dir.
+        work_dir: PathBuf,
+        /// A metric to draw (repeatable; default: loss and every validation metric).
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// The PNG to write.
+        #[arg(long, default_value = "curves.png")]
+        out: PathBuf,
+    },
 }
 
 /// Options shared by every command that reads a config.
@@ -139,6 +160,12 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(command) => plugin::run(command),
+        Command::Export { checkpoint, out } => export(&checkpoint, &out),
+        Command::Plot { work_dir, metrics, out } => {
+            crate::plot::draw(&crate::plot::series(&work_dir, &metrics)?, &out)?;
+            println!("{}", out.display());
+            Ok(())
+        }
     }
 }
 
@@ -172,6 +199,15 @@ fn train(args: &TrainArgs) -> Result<()> {
     let mut runner = Runner::build_locked(cfg, Some(dir), start, lock.as_ref())?;
     Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
     runner.train()
+}
+
+fn export(checkpoint: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let weights = crate::checkpoint::Checkpoint::load(checkpoint)?.section("model.");
+    anyhow::ensure!(!weights.is_empty(), "checkpoint `{}` holds no `model.*` tensors", checkpoint.display());
+    let named: Vec<(&str, &tch::Tensor)> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    tch::Tensor::write_safetensors(&named, out).with_context(|| format!("cannot write `{}`", out.display()))?;
+    println!("Exported {} tensors to {}", weights.len(), out.display());
+    Ok(())
 }
 
 fn evaluate(args: &EvalArgs, test: bool) -> Result<()> {

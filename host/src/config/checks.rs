@@ -77,7 +77,11 @@ fn check_plugin(i: usize, plugin: &PluginConfig) -> Result<(), ConfigError> {
 
 fn check_model(config: &Config) -> Result<(), ConfigError> {
     let model = &config.model;
-    one_of("model.type", "model", &model.kind, &["mlp"])?;
+    one_of("model.type", "model", &model.kind, crate::model::MODEL_TYPES)?;
+    one_of("env.amp", "precision", &config.env.amp, &["none", "bf16", "fp16"])?;
+    if model.kind == "torchscript" && model.path.is_none() {
+        return Err(key_error("model.path", "a `torchscript` model needs `path`, the file `torch.jit.save` wrote".to_string()));
+    }
     one_of(
         "model.activation",
         "activation",
@@ -86,6 +90,8 @@ fn check_model(config: &Config) -> Result<(), ConfigError> {
     )?;
     for (key, value) in [
         ("model.in_features", model.in_features),
+        ("model.in_channels", model.in_channels),
+        ("model.image_size", model.image_size),
         ("model.hidden", model.hidden),
         ("model.num_classes", model.num_classes),
     ] {
@@ -97,8 +103,10 @@ fn check_model(config: &Config) -> Result<(), ConfigError> {
 }
 
 fn check_dataloader(name: &str, loader: &DataLoaderConfig) -> Result<(), ConfigError> {
-    one_of(&format!("{name}.dataset.type"), "dataset", &loader.dataset.kind, &["two_rings"])?;
-    at_least_one(&format!("{name}.dataset.size"), loader.dataset.size as u64)?;
+    crate::data::check_config(&format!("{name}.dataset"), &loader.dataset).map_err(|(key, message)| {
+        if message.starts_with("missing config key") { ConfigError::with_key(key, message) } else { key_error(&key, message) }
+    })?;
+    at_least_one(&format!("{name}.num_workers"), loader.num_workers as u64)?;
     at_least_one(&format!("{name}.batch_size"), loader.batch_size as u64)
 }
 

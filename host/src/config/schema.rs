@@ -87,9 +87,24 @@ pub struct PluginConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Which network: `mlp`.
+    /// Which network: `mlp`, `lenet`, `resnet18`, `resnet34`, `resnet50`
+    /// (torchvision's layout and names) or `torchscript` (a module saved by
+    /// `torch.jit.save`, see `path`).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Input channels of `lenet` and the ResNets (3 for RGB, 1 for MNIST).
+    #[serde(default = "default_in_channels")]
+    pub in_channels: i64,
+    /// Side of the square input images of `lenet` (fixes `fc1`'s width).
+    #[serde(default = "default_image_size")]
+    pub image_size: i64,
+    /// ResNets: a 3×3 stride-1 `conv1` and no max pool, for 32×32 images
+    /// (CIFAR); otherwise torchvision's 7×7 stride-2 stem and max pool.
+    #[serde(default)]
+    pub cifar_stem: bool,
+    /// `torchscript`: the module file, scripted or traced and saved in PyTorch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
     /// Number of features of one input sample.
     #[serde(default = "default_in_features")]
     pub in_features: i64,
@@ -132,24 +147,59 @@ pub struct DataLoaderConfig {
     /// Drop the last, incomplete batch of an epoch.
     #[serde(default)]
     pub drop_last: bool,
-    /// Batches prepared ahead by the background loader thread.
+    /// Batches prepared ahead by the background loader threads.
     #[serde(default = "default_prefetch")]
     pub prefetch: usize,
+    /// Loader worker threads; batches come in the same order whatever
+    /// their number.
+    #[serde(default = "crate::data::default_num_workers")]
+    pub num_workers: usize,
 }
 
-/// A data set, built by name (`type`).
+/// A data set, built by name (`type`); keys that do not apply to the type
+/// are rejected (see [`crate::data::check_config`]).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
-    /// Which data set: `two_rings` (MMEngine tutorial's synthetic set).
+    /// Which data set: `two_rings` (MMEngine tutorial's synthetic set),
+    /// `mnist` (idx files), `cifar10` (binary batches), `image_folder` (a
+    /// folder of JPEG/PNG images per class) or `csv` (a table).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Number of samples.
-    pub size: usize,
+    /// Number of samples (`two_rings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     /// Seed that generates the samples (0 for the tutorial's training set,
     /// 3407 for its validation set).
     #[serde(default)]
     pub seed: i64,
+    /// Directory of the files (`mnist`, `cifar10`, `image_folder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<std::path::PathBuf>,
+    /// The table (`csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    /// `train` (default) or `test` (`mnist`, `cifar10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// The label column, by header name or 0-based index (`csv`; default: the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<crate::data::Column>,
+    /// The feature columns (`csv`; default: all but the label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<crate::data::Column>>,
+    /// Whether the first line is a header row (`csv`; default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// Image pipeline: resolution, normalization, augmentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<crate::data::PipelineConfig>,
+    /// Flatten each sample to one row (`[B, C*H*W]`), for MLPs on images.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flatten: bool,
+    /// Skip (and count) bad records instead of stopping with an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_bad_samples: bool,
 }
 
 /// How long to train and when to validate (MMEngine's `train_cfg`).
@@ -291,6 +341,11 @@ pub struct EnvConfig {
     /// `use_deterministic_algorithms` switch is not reachable through `tch`.
     #[serde(default)]
     pub deterministic: bool,
+    /// Mixed precision of the training loop: `none` (float32), `bf16`
+    /// (autocast to bfloat16, CPU and CUDA) or `fp16` (autocast to float16
+    /// with a dynamic loss scaler, CUDA only), as MMEngine's `AmpOptimWrapper`.
+    #[serde(default = "default_amp")]
+    pub amp: String,
 }
 
 fn default_priority() -> u32 {
@@ -326,6 +381,12 @@ impl PluginConfig {
 
 fn default_evaluator() -> Vec<MetricConfig> {
     vec![MetricConfig { kind: "accuracy".into() }]
+}
+fn default_in_channels() -> i64 {
+    3
+}
+fn default_image_size() -> i64 {
+    32
 }
 fn default_in_features() -> i64 {
     2
@@ -365,6 +426,9 @@ fn default_clip() -> String {
 }
 fn default_log_interval() -> u64 {
     10
+}
+fn default_amp() -> String {
+    "none".into()
 }
 fn default_device() -> String {
     "auto".into()
@@ -426,6 +490,6 @@ impl Default for LogConfig {
 
 impl Default for EnvConfig {
     fn default() -> Self {
-        Self { device: default_device(), num_threads: 1, seed: 0, deterministic: false }
+        Self { device: default_device(), num_threads: 1, seed: 0, deterministic: false, amp: default_amp() }
     }
 }

@@ -322,7 +322,7 @@ mod tests {
         assert!(!e.to_string().contains("did you mean"), "{e}");
         assert!(
             e.to_string()
-                .contains("(valid keys here: `device`, `num_threads`, `seed`, `deterministic`)"),
+                .contains("(valid keys here: `device`, `num_threads`, `seed`, `deterministic`, `amp`)"),
             "{e}"
         );
     }
@@ -613,7 +613,8 @@ mod tests {
         assert_err(
             with("model.type", json!("resnet")),
             "model.type",
-            "config key `model.type`: unknown model `resnet`; expected `mlp`",
+            "config key `model.type`: unknown model `resnet`; expected `mlp`, `lenet`, `resnet18`, \
+             `resnet34`, `resnet50` or `torchscript`",
         );
         assert_err(
             with("model.activation", json!("sigmoid")),
@@ -636,9 +637,9 @@ mod tests {
         );
         from_tree(with("loss.type", json!("mse"))).unwrap();
         assert_err(
-            with("val_dataloader", json!({"dataset": {"type": "mnist", "size": 10}, "batch_size": 1})),
+            with("val_dataloader", json!({"dataset": {"type": "imagenet", "size": 10}, "batch_size": 1})),
             "val_dataloader.dataset.type",
-            "config key `val_dataloader.dataset.type`: unknown dataset `mnist`; expected `two_rings`",
+            "config key `val_dataloader.dataset.type`: unknown dataset `imagenet`; expected `two_rings`, `mnist`, `cifar10`, `image_folder` or `csv`",
         );
         assert_err(
             with("val_evaluator", json!([{"type": "accuracy"}, {"type": "f1"}])),

@@ -1,9 +1,16 @@
-//! Batching, per-epoch seeded shuffling and background prefetching.
+//! Batching, per-epoch seeded shuffling and background prefetching by one or
+//! more worker threads.
+//!
+//! Worker `w` of `n` assembles batches `start + w`, `start + w + n`, ... of an
+//! epoch into its own bounded channel; the consumer takes batch `b` from
+//! worker `(b - start) mod n`, so batches come in order, and are the same
+//! whatever the number of workers.
 
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
 use super::Dataset;
@@ -26,18 +33,22 @@ pub struct DataLoader {
     shuffle: bool,
     drop_last: bool,
     prefetch: usize,
+    num_workers: usize,
     seed: u64,
     device: Device,
 }
 
-/// The data set's tensors, handed to loader threads as shallow clones.
+/// The data set, handed to loader threads.
 #[derive(Debug)]
 struct SharedDataset(Dataset);
 
 // SAFETY: the data set's tensors are never written after construction; the
-// loader threads only read them through shallow clones (new handles to the
-// same immutable storage), which libtorch allows from any thread.
+// loader threads only read them (index_select makes new tensors), which
+// libtorch allows from any thread. Everything else in it is plain data.
 unsafe impl Sync for SharedDataset {}
+
+/// What a worker sends: a batch and its count of skipped bad samples.
+type Message = Result<(Batch, usize, Option<String>), String>;
 
 impl DataLoader {
     /// A loader over `dataset` with the batching options of `cfg`; `seed` is
@@ -49,6 +60,7 @@ impl DataLoader {
             shuffle: cfg.shuffle,
             drop_last: cfg.drop_last,
             prefetch: cfg.prefetch.max(1),
+            num_workers: cfg.num_workers.max(1),
             seed,
             device,
         }
@@ -91,54 +103,129 @@ impl DataLoader {
 
     /// The batches of epoch `epoch` from batch `start` on (to resume in the
     /// middle of an epoch without touching the batches already consumed),
-    /// assembled by a background thread up to `prefetch` batches ahead.
+    /// assembled by the worker threads up to `prefetch` batches ahead.
     pub fn epoch(&self, epoch: u64, start: usize) -> EpochBatches {
         let order = self.order(epoch);
-        let (tx, rx) = sync_channel(self.prefetch);
-        let data = Arc::clone(&self.dataset);
-        let (batch_size, len, device) = (self.batch_size, self.len(), self.device);
+        let (batch_size, len, device, seed) = (self.batch_size, self.len(), self.device, self.seed);
         let n = self.num_samples();
-        let worker = std::thread::Builder::new()
-            .name("hammer-loader".into())
-            .spawn(move || {
-                let (inputs, targets) = (data.0.inputs.shallow_clone(), data.0.targets.shallow_clone());
-                for b in start..len {
-                    let lo = b * batch_size;
-                    let hi = (lo + batch_size).min(n);
-                    let idx = order.narrow(0, lo as i64, (hi - lo) as i64);
-                    let batch = Batch {
-                        inputs: inputs.index_select(0, &idx).to_device(device),
-                        targets: targets.index_select(0, &idx).to_device(device),
-                    };
-                    if tx.send(batch).is_err() {
-                        return; // the consumer stopped early
+        let workers = self.num_workers.min(len.saturating_sub(start)).max(1);
+        let capacity = self.prefetch.div_ceil(workers).max(1);
+        let mut receivers = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let (tx, rx) = sync_channel::<Message>(capacity);
+            let data = Arc::clone(&self.dataset);
+            let order = order.shallow_clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("hammer-loader-{w}"))
+                .spawn(move || {
+                    for b in (start + w..len).step_by(workers) {
+                        let lo = b * batch_size;
+                        let hi = (lo + batch_size).min(n);
+                        let idx = order.narrow(0, lo as i64, (hi - lo) as i64);
+                        let message = data.0.get_batch(&idx, seed, epoch).map_err(|e| format!("{e:#}")).map(|l| {
+                            (Batch { inputs: l.inputs.to_device(device), targets: l.targets.to_device(device) }, l.skipped, l.first_bad)
+                        });
+                        let failed = message.is_err();
+                        if tx.send(message).is_err() || failed {
+                            return; // the consumer stopped early, or this batch failed
+                        }
                     }
-                }
-            })
-            .expect("spawning the loader thread");
-        EpochBatches { rx: Some(rx), worker: Some(worker) }
+                })
+                .expect("spawning a loader thread");
+            receivers.push(rx);
+            handles.push(handle);
+        }
+        let (at_build, first) = self.dataset.0.skipped_at_build();
+        EpochBatches {
+            receivers,
+            handles,
+            next: 0,
+            skipped: 0,
+            skipped_at_build: at_build,
+            first_bad: first.map(str::to_string),
+            error: None,
+        }
     }
 }
 
-/// The batches of one epoch, in order; dropping it stops the loader thread.
+/// The batches of one epoch, in order; dropping it stops the loader threads.
 #[derive(Debug)]
 pub struct EpochBatches {
-    rx: Option<Receiver<Batch>>,
-    worker: Option<JoinHandle<()>>,
+    receivers: Vec<Receiver<Message>>,
+    handles: Vec<JoinHandle<()>>,
+    next: usize,
+    skipped: usize,
+    skipped_at_build: usize,
+    first_bad: Option<String>,
+    error: Option<String>,
+}
+
+impl EpochBatches {
+    /// Ends the epoch: the error that stopped it early, if any; otherwise a
+    /// line to log when bad samples were skipped (at build time or in this
+    /// epoch), else `None`.
+    ///
+    /// # Errors
+    /// The worker's error (a file that could not be decoded).
+    pub fn finish(mut self) -> Result<Option<String>> {
+        self.stop();
+        if let Some(err) = self.error.take() {
+            anyhow::bail!("{err}");
+        }
+        let total = self.skipped + self.skipped_at_build;
+        if total == 0 {
+            return Ok(None);
+        }
+        let mut line = format!(
+            "Skipped {total} bad sample(s): {} when the data set was built, {} in this epoch",
+            self.skipped_at_build, self.skipped
+        );
+        if let Some(first) = &self.first_bad {
+            line.push_str(&format!(" (first: {first})"));
+        }
+        Ok(Some(line))
+    }
+
+    /// Bad samples skipped so far in this epoch (by lazily decoding workers).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    fn stop(&mut self) {
+        self.receivers.clear(); // unblocks workers waiting to send
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Iterator for EpochBatches {
     type Item = Batch;
     fn next(&mut self) -> Option<Batch> {
-        self.rx.as_ref()?.recv().ok()
+        if self.error.is_some() || self.receivers.is_empty() {
+            return None;
+        }
+        let w = self.next % self.receivers.len();
+        match self.receivers[w].recv().ok()? {
+            Ok((batch, skipped, first_bad)) => {
+                self.next += 1;
+                self.skipped += skipped;
+                if self.first_bad.is_none() {
+                    self.first_bad = first_bad;
+                }
+                Some(batch)
+            }
+            Err(err) => {
+                self.error = Some(err);
+                None
+            }
+        }
     }
 }
 
 impl Drop for EpochBatches {
     fn drop(&mut self) {
-        self.rx.take(); // unblocks a worker waiting to send
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
+        self.stop();
     }
 }

@@ -75,6 +75,9 @@ impl Stateful for WasmMetric {
 }
 
 impl Metric for WasmMetric {
+    fn name(&self) -> &str {
+        &self.inst.name
+    }
     fn reset(&mut self) -> Result<()> {
         self.inst.call("reset", None, None, |b, s| b.hammer_plugin_metric().call_reset(s).map(Ok))?;
         Ok(())

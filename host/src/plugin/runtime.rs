@@ -21,27 +21,9 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// The WIT package version this host implements.
 pub const INTERFACE_VERSION: &str = "0.1.0";
 
-/// The kind of world a plugin targets, read from its exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A controller called at the phases it subscribes to.
-    Hook,
-    /// A metric of the validation and test loops.
-    Metric,
-    /// A learning-rate policy.
-    LrPolicy,
-}
-
-impl Kind {
-    /// The kind's name as written in manifests and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Hook => "hook",
-            Kind::Metric => "metric",
-            Kind::LrPolicy => "lr-policy",
-        }
-    }
-}
+/// The kind of world a plugin targets (read from its exports), as bundle
+/// manifests name it.
+pub use crate::bundle::Kind;
 
 /// The engine and linker every plugin of this process uses.
 pub struct Runtime {
@@ -197,15 +179,11 @@ fn single(found: Vec<(Kind, String)>) -> Result<(Kind, String)> {
     }
 }
 
-/// Semver compatibility of a plugin's interface version with the host's:
-/// same major, and for 0.x the same minor.
+/// Whether a plugin built against interface `plugin` runs on a host of
+/// interface `host` (semver: same major, and for 0.x the same minor).
 pub fn compatible(plugin: &str, host: &str) -> bool {
-    let parts = |v: &str| -> Option<(u64, u64)> {
-        let mut it = v.split(['.', '-', '+']);
-        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-    };
-    match (parts(plugin), parts(host)) {
-        (Some((pm, pn)), Some((hm, hn))) => pm == hm && (hm != 0 || pn == hn),
+    match (semver::Version::parse(plugin), semver::Version::parse(host)) {
+        (Ok(p), Ok(h)) => crate::bundle::interface_compatible(&p, &h),
         _ => false,
     }
 }

@@ -44,8 +44,10 @@ impl Runner {
         let Some(dir) = self.work_dir.clone() else { return Ok(()) };
         self.fire(Phase::BeforeSaveCheckpoint, Mode::Train)?;
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
+        for (name, t) in self.model.state() {
+            tensors.push((format!("model.{name}"), t.detach()));
+        }
         for (name, p) in self.model.parameters() {
-            tensors.push((format!("model.{name}"), p.detach()));
             let grad = p.grad();
             if grad.defined() {
                 tensors.push((format!("grad.{name}"), grad.detach()));
@@ -53,6 +55,9 @@ impl Runner {
         }
         for (name, t) in self.optimizer.state_tensors() {
             tensors.push((format!("optimizer.{name}"), t));
+        }
+        if let Some(s) = &self.scaler {
+            tensors.push(("amp.scaler".to_string(), Tensor::from_slice(&[s.scale, s.growth_tracker as f64])));
         }
         for (key, state) in self.plugin_states()? {
             tensors.push((format!("plugin.{key}"), Tensor::from_slice(&state)));

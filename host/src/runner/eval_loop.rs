@@ -77,23 +77,31 @@ impl Runner {
             data_time += t0.elapsed().as_secs_f64();
             self.fire(before_iter, mode)?;
             tch::no_grad(|| -> Result<()> {
-                let output = self.model.forward(&batch.inputs);
+                let output = self.model.forward_t(&batch.inputs, false)?;
                 let loss = self.loss.compute(&output, &batch.targets);
                 for m in &mut self.metrics {
+                    let started = std::time::Instant::now();
                     m.process(&output, &batch.targets, &loss)?;
+                    self.timings.extension(m.name(), "metric", started.elapsed());
                 }
                 Ok(())
             })?;
             done += 1;
             self.fire(after_iter, mode)?;
         }
-        drop(batches);
+        if let Some(line) = batches.finish()? {
+            self.logger.info(&line);
+        }
         let mut results = Vec::new();
         for m in &mut self.metrics {
             results.extend(m.compute()?);
         }
+        let step = if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter };
         for (name, v) in &results {
             self.scalars.set(&format!("{}/{name}", mode.name()), *v);
+            if mode == Mode::Val {
+                self.timings.metric(name, *v, step);
+            }
         }
         self.fire(after_epoch, mode)?;
         let elapsed = started.elapsed().as_secs_f64();

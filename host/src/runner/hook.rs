@@ -6,11 +6,14 @@
 //! emits new ones and requests a stop, a checkpoint or a learning rate, which
 //! the runner carries out at the next safe point.
 
+use std::time::Instant;
+
 use anyhow::Result;
 
 use super::phase::{Phase, StepInfo};
 use super::scalars::Scalars;
 use super::stateful::Stateful;
+use super::timings::Tally;
 
 /// Priority of a hook that does not say otherwise (MMEngine's `NORMAL`).
 pub const NORMAL_PRIORITY: u32 = 50;
@@ -58,6 +61,8 @@ pub struct Requests {
 pub struct HookSet {
     hooks: Vec<Box<dyn Hook>>,
     subscribed: Vec<Vec<usize>>,
+    /// Calls and time of each hook, parallel to `hooks`.
+    tallies: Vec<Tally>,
 }
 
 impl std::fmt::Debug for HookSet {
@@ -71,6 +76,7 @@ impl HookSet {
     pub fn register(&mut self, hook: Box<dyn Hook>) {
         let at = self.hooks.partition_point(|h| h.priority() <= hook.priority());
         self.hooks.insert(at, hook);
+        self.tallies.insert(at, Tally::default());
         self.subscribed = Phase::ALL
             .iter()
             .map(|&p| (0..self.hooks.len()).filter(|&i| self.hooks[i].subscribes(p)).collect())
@@ -87,6 +93,11 @@ impl HookSet {
         self.hooks.iter_mut()
     }
 
+    /// Each hook's name with its calls and time, in calling order.
+    pub fn tallies(&self) -> impl Iterator<Item = (&str, Tally)> {
+        self.hooks.iter().map(|h| h.name()).zip(self.tallies.iter().copied())
+    }
+
     /// Whether any hook subscribes to `phase`.
     pub fn wants(&self, phase: Phase) -> bool {
         self.subscribed.get(phase as usize).is_some_and(|s| !s.is_empty())
@@ -100,7 +111,10 @@ impl HookSet {
         let Some(list) = self.subscribed.get(info.phase as usize) else { return Ok(()) };
         for &i in list {
             let hook = &mut self.hooks[i];
-            hook.call(info, ctx).map_err(|e| {
+            let started = Instant::now();
+            let result = hook.call(info, ctx);
+            self.tallies[i].add(started.elapsed());
+            result.map_err(|e| {
                 // A plugin's failure already names the plugin and the phase.
                 if e.downcast_ref::<crate::plugin::PluginFailure>().is_some() {
                     e

@@ -16,6 +16,7 @@ pub mod schedule;
 mod checkpointing;
 mod lr_policy;
 mod stateful;
+pub mod timings;
 mod train_loop;
 
 pub use hook::{Hook, HookContext, HookSet, Requests};
@@ -36,7 +37,7 @@ use crate::data::{DataLoader, Dataset};
 use crate::logging::Logger;
 use crate::loss::Loss;
 use crate::metric::{self, Metric};
-use crate::model::Model;
+use crate::model::{GradScaler, Model, Precision};
 use crate::optim::{self, GradClipper, Optimizer};
 use crate::plugin;
 
@@ -83,6 +84,12 @@ pub struct Runner {
     iteration_done: bool,
     /// Some hook is called after the forward pass: keep `loss` current for it.
     hooks_see_loss: bool,
+    /// `env.amp`: the training forward pass's autocast precision.
+    precision: Precision,
+    /// fp16's dynamic loss scaler.
+    scaler: Option<GradScaler>,
+    /// Where the time went, for the summary at the end.
+    timings: timings::Timings,
 }
 
 impl std::fmt::Debug for Runner {
@@ -129,6 +136,8 @@ impl Runner {
         // Data generation reseeds libtorch; the model's weights depend on env.seed only.
         tch::manual_seed(seed as i64);
         let model = Model::build(&cfg.model, device)?;
+        let precision = Precision::parse(&cfg.env.amp, device)?;
+        let scaler = (precision == Precision::Fp16).then(GradScaler::default);
         let params = model.parameters().iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
         let (optimizer, clipper) = optim::build(&cfg.optim, params)?;
         let loss = Loss::from_name(&cfg.loss.kind)?;
@@ -165,6 +174,9 @@ impl Runner {
             in_iteration: false,
             iteration_done: false,
             hooks_see_loss: false,
+            precision,
+            scaler,
+            timings: timings::Timings::default(),
         };
         runner.start(start)?;
         Ok(runner)
@@ -221,6 +233,10 @@ impl Runner {
             .load_state(&ckpt.section_map("optimizer."), &ckpt.optimizer)
             .with_context(|| format!("checkpoint `{shown}` does not fit this config's optimizer"))?;
         checkpointing::restore_grads(&self.model, &ckpt.section_map("grad."))?;
+        if let (Some(scaler), Some(t)) = (&mut self.scaler, ckpt.section_map("amp.").get("scaler")) {
+            let v = Vec::<f64>::try_from(t.flatten(0, -1))?;
+            *scaler = GradScaler { scale: v[0], growth_tracker: v[1] as u64 };
+        }
         self.restore_plugin_states(&ckpt.section_map("plugin."))?;
         if ckpt.runner.seed != self.cfg.env.seed {
             self.logger.warn(&format!(

@@ -100,7 +100,9 @@ impl Runner {
             loop {
                 let t0 = Instant::now();
                 let Some(batch) = batches.next() else { break };
-                window.data_time += t0.elapsed().as_secs_f64();
+                let waited = t0.elapsed();
+                window.data_time += waited.as_secs_f64();
+                self.timings.data_wait += waited;
                 self.in_iteration = true;
                 self.train_iter(batch, &mut window, max_iters)?;
                 window.time += t0.elapsed().as_secs_f64();
@@ -123,7 +125,9 @@ impl Runner {
                     break;
                 }
             }
-            drop(batches);
+            if let Some(line) = batches.finish()? {
+                self.logger.info(&line);
+            }
             self.fire(Phase::AfterTrainEpoch, Mode::Train)?;
             if self.state.inner_iter == 0 {
                 self.after_epoch_unit(max_iters)?;
@@ -137,6 +141,13 @@ impl Runner {
         self.finish_checkpoint_write()?;
         self.fire(Phase::AfterRun, Mode::Train)?;
         self.logger.info(&format!("Training finished in {:.3} s", started.elapsed().as_secs_f64()));
+        for (name, tally) in self.hooks.tallies() {
+            self.timings.set_extension(name, "hook", tally);
+        }
+        let unit = if self.schedule.by_epoch { "epoch" } else { "iteration" };
+        for line in self.timings.table(unit) {
+            self.logger.info(&line);
+        }
         Ok(())
     }
 
@@ -149,8 +160,11 @@ impl Runner {
         // iteration only, so a resumed run draws the same numbers.
         tch::manual_seed(iteration_seed(self.state.seed, self.state.iter));
         self.fire(Phase::BeforeForward, Mode::Train)?;
-        let output = self.model.forward(&batch.inputs);
-        let loss = self.loss.compute(&output, &batch.targets);
+        let (precision, device) = (self.precision, self.model.device());
+        let loss = crate::model::autocast(precision, device, || -> Result<Tensor> {
+            let output = self.model.forward_t(&batch.inputs, true)?;
+            Ok(self.loss.compute(&output, &batch.targets))
+        })?;
         if self.hooks_see_loss {
             // Hooks read this iteration's loss; log lines show the window's mean.
             self.scalars.set("loss", loss.double_value(&[]));
@@ -159,13 +173,25 @@ impl Runner {
         self.fire(Phase::AfterForward, Mode::Train)?;
         let (factor, update) = accumulation(self.state.iter, self.cfg.optim.accumulative_counts.into(), max_iters);
         self.fire(Phase::BeforeBackward, Mode::Train)?;
-        if factor == 1 {
-            loss.backward();
-        } else {
-            (&loss / factor as f64).backward();
+        match (&self.scaler, factor) {
+            (Some(scaler), _) => scaler.scale(&(&loss / factor as f64)).backward(),
+            (None, 1) => loss.backward(),
+            (None, _) => (&loss / factor as f64).backward(),
         }
         self.fire(Phase::AfterBackward, Mode::Train)?;
-        if update {
+        // fp16: gradients back to their true scale; a step with an overflow is skipped.
+        let finite = match (&mut self.scaler, update) {
+            (Some(scaler), true) => {
+                let finite = scaler.unscale(self.optimizer.params());
+                scaler.update(finite);
+                finite
+            }
+            _ => true,
+        };
+        if update && !finite {
+            self.optimizer.zero_grad();
+        }
+        if update && finite {
             self.clipper.clip(self.optimizer.params());
             if let Some(lr) = self.requests.lr.take() {
                 self.optimizer.set_lr(lr);
@@ -316,7 +342,10 @@ impl Runner {
         let info = self.step_info(Phase::BeforeTrainIter, Mode::Train);
         let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
         for policy in &mut self.lr_policies {
-            if let Some((new_lr, new_momentum)) = policy.step(&info, lr, momentum)? {
+            let started = std::time::Instant::now();
+            let decision = policy.step(&info, lr, momentum)?;
+            self.timings.extension(policy.name(), "lr-policy", started.elapsed());
+            if let Some((new_lr, new_momentum)) = decision {
                 lr = new_lr;
                 momentum = new_momentum.or(momentum);
             }
@@ -335,7 +364,10 @@ impl Runner {
         }
         let info = self.step_info(phase, mode);
         let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-        self.hooks.fire(&info, &mut ctx)?;
+        let started = std::time::Instant::now();
+        let fired = self.hooks.fire(&info, &mut ctx);
+        self.timings.phase(phase.name(), started.elapsed());
+        fired?;
         if let Some(lr) = self.requests.lr.take() {
             self.optimizer.set_lr(lr);
         }
