@@ -294,3 +294,50 @@ device = "cpu"
     let rm = |t: &[(String, Tensor)]| t.iter().find(|(n, _)| n == "model.layer4.1.bn2.running_mean").unwrap().1.shallow_clone();
     assert!(!rm(&mid).equal(&rm(&a)), "the running statistics moved");
 }
+
+/// tch cannot list a TorchScript module's buffers, so checkpoints carry the
+/// whole module: a resumed run continues with the BatchNorm statistics it had.
+#[test]
+fn a_torchscript_run_resumes_exactly_with_its_buffers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let script = r#"
+import sys, torch
+from torch import nn
+torch.manual_seed(2)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 16), nn.BatchNorm1d(16), nn.ReLU())
+        self.head = nn.Linear(16, 2)
+    def forward(self, x):
+        return self.head(self.body(x))
+torch.jit.save(torch.jit.script(Net()), sys.argv[1])
+"#;
+    std::fs::write(dir.join("make_net.py"), script).unwrap();
+    let net = dir.join("net.pt");
+    let out = std::process::Command::new(hammer_tests::python()).arg(dir.join("make_net.py")).arg(&net).output().unwrap();
+    assert!(out.status.success(), "{}", hammer_tests::stderr(&out));
+    let cfg = format!(
+        "val_evaluator = [{{ type = \"loss\" }}]\nmodel = {{ type = \"torchscript\", path = \"{}\" }}\n\
+         [train_dataloader]\nbatch_size = 16\nshuffle = true\ndataset = {{ type = \"two_rings\", size = 160, seed = 0 }}\n\
+         [val_dataloader]\nbatch_size = 50\ndataset = {{ type = \"two_rings\", size = 100, seed = 3407 }}\n\
+         [train_cfg]\nmax_epochs = 3\n[optim.optimizer]\ntype = \"sgd\"\nlr = 0.05\nmomentum = 0.9\n\
+         [checkpoint]\ninterval = 1\nmax_keep_ckpts = -1\n",
+        net.display()
+    );
+    std::fs::write(dir.join("job.toml"), cfg).unwrap();
+    hammer_ok(dir, &["train", "job.toml", "--work-dir", "straight"]);
+    let middle = dir.join("straight/epoch_1.safetensors");
+    hammer_ok(dir, &["train", "job.toml", "--work-dir", "resumed", "--resume", middle.to_str().unwrap()]);
+    let val_losses = |work: &str| -> Vec<f64> {
+        hammer_tests::scalars(&dir.join(work)).iter().filter(|r| r["mode"] == "val").map(|r| r["loss"].as_f64().unwrap()).collect()
+    };
+    // Validation runs in eval mode on the running statistics: equal losses mean equal buffers.
+    let (a, b) = (val_losses("straight"), val_losses("resumed"));
+    assert_eq!(a[1..], b[..], "straight {a:?} vs resumed {b:?}");
+    assert_eq!(
+        hammer_tests::model_weights(&dir.join("straight/epoch_3.safetensors")),
+        hammer_tests::model_weights(&dir.join("resumed/epoch_3.safetensors"))
+    );
+}

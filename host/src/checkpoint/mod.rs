@@ -8,6 +8,9 @@
 //!   (`exp_avg`, `momentum_buffer`, ...);
 //! - tensors `grad.<name>`: gradients accumulated so far, only when the
 //!   checkpoint falls inside a gradient-accumulation window;
+//! - tensor `script`: a TorchScript model's whole module (`torch.jit.save`
+//!   bytes), whose buffers tch cannot list one by one;
+//! - tensors `plugin.<key>`: the state of each plugin, and `amp.scaler` for fp16;
 //! - metadata `format` (`hammer-checkpoint/1`), `runner` (JSON: epoch,
 //!   iteration, position in the epoch, seed), `optimizer` (JSON: step counts,
 //!   learning rate), `config` (the resolved TOML) and `sha256`, a digest of

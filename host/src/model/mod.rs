@@ -67,9 +67,26 @@ impl Model {
     /// An unknown model type or activation, or a TorchScript file that
     /// cannot be loaded.
     pub fn build(cfg: &ModelConfig, device: Device) -> Result<Self> {
+        Self::build_from(cfg, device, None)
+    }
+
+    /// [`Self::build`]; a TorchScript model comes from `script` (the module a
+    /// checkpoint saved) instead of `model.path` when given.
+    ///
+    /// # Errors
+    /// As [`Self::build`].
+    pub fn build_from(cfg: &ModelConfig, device: Device, script: Option<&[u8]>) -> Result<Self> {
         if cfg.kind == "torchscript" {
-            let path = cfg.path.as_ref().context("model.path: a torchscript model needs `path` (the file torch.jit.save wrote)")?;
-            let (script, mut parameters) = torchscript::Script::load(path, device)?;
+            let (script, mut parameters) = match script {
+                Some(bytes) => torchscript::Script::from_bytes(bytes, device)?,
+                None => {
+                    let path = cfg
+                        .path
+                        .as_ref()
+                        .context("model.path: a torchscript model needs `path` (the file torch.jit.save wrote)")?;
+                    torchscript::Script::load(path, device)?
+                }
+            };
             parameters.sort_by_key(|(name, _)| natural_order(name));
             let state = shallow(&parameters);
             return Ok(Self { _vs: None, device, net: Net::Script(script), parameters, state });
@@ -119,6 +136,18 @@ impl Model {
     /// (running statistics, `num_batches_tracked`), in the same stable order.
     pub fn state(&self) -> &[(String, Tensor)] {
         &self.state
+    }
+
+    /// A TorchScript model's module as `torch.jit.save` writes it (with its
+    /// buffers), for checkpoints; `None` for the built-in networks.
+    ///
+    /// # Errors
+    /// The module cannot be saved.
+    pub fn script_bytes(&self) -> Option<Result<Vec<u8>>> {
+        match &self.net {
+            Net::Script(script) => Some(script.to_bytes()),
+            _ => None,
+        }
     }
 
     /// The device the parameters live on.

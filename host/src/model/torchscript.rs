@@ -5,8 +5,9 @@
 //!
 //! Parameters are the module's `named_parameters()` (PyTorch's names). The
 //! module's buffers (BatchNorm running statistics) are not reachable through
-//! `tch`'s `CModule` (it has no `named_buffers`): they live in the module
-//! and start from `net.pt`, but are not written into checkpoints.
+//! `tch`'s `CModule` (it has no `named_buffers`), so checkpoints carry the
+//! whole module as `torch.jit.save` writes it (tensor `script`), and a
+//! resumed run rebuilds the model from it: buffers continue exactly.
 
 use std::cell::{Cell, RefCell};
 use std::path::Path;
@@ -28,6 +29,26 @@ impl Script {
         let shown = path.display();
         let module = CModule::load_on_device(path, device)
             .with_context(|| format!("model.path: cannot load the TorchScript module `{shown}`"))?;
+        Self::with_module(module, &shown.to_string())
+    }
+
+    /// Loads a module from the bytes [`Self::to_bytes`] wrote (a checkpoint's `script`).
+    pub(crate) fn from_bytes(bytes: &[u8], device: Device) -> Result<(Self, Vec<(String, Tensor)>)> {
+        let module = CModule::load_data_on_device(&mut std::io::Cursor::new(bytes), device)
+            .context("cannot load the TorchScript module saved in the checkpoint")?;
+        Self::with_module(module, "the checkpoint's module")
+    }
+
+    /// The module as `torch.jit.save` writes it, parameters and buffers included.
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>> {
+        // libtorch names the archive after the file: give it a plain name.
+        let dir = tempfile::tempdir().context("a temporary directory for the TorchScript module")?;
+        let file = dir.path().join("module.pt");
+        self.module.borrow().save(&file).context("saving the TorchScript module")?;
+        std::fs::read(&file).context("reading the saved TorchScript module")
+    }
+
+    fn with_module(module: CModule, shown: &str) -> Result<(Self, Vec<(String, Tensor)>)> {
         let params = module
             .named_parameters()
             .with_context(|| format!("model.path: cannot list the parameters of `{shown}`"))?

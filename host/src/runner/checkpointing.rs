@@ -56,6 +56,9 @@ impl Runner {
         for (name, t) in self.optimizer.state_tensors() {
             tensors.push((format!("optimizer.{name}"), t));
         }
+        if let Some(bytes) = self.model.script_bytes() {
+            tensors.push(("script".into(), Tensor::from_slice(&bytes?)));
+        }
         if let Some(s) = &self.scaler {
             tensors.push(("amp.scaler".to_string(), Tensor::from_slice(&[s.scale, s.growth_tracker as f64])));
         }

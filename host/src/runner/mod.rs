@@ -135,7 +135,20 @@ impl Runner {
         let test_loader = loader("test_dataloader", &cfg.test_dataloader)?;
         // Data generation reseeds libtorch; the model's weights depend on env.seed only.
         tch::manual_seed(seed as i64);
-        let model = Model::build(&cfg.model, device)?;
+        // A resumed TorchScript model is rebuilt from the module its checkpoint
+        // saved, so its buffers (which tch cannot list) continue exactly.
+        let resume_from = match &start {
+            Start::ResumeLatest => work_dir.as_deref().map(store::last).transpose()?.flatten(),
+            Start::ResumeFrom(path) => Some(path.clone()),
+            _ => None,
+        };
+        let script = match (&resume_from, cfg.model.kind.as_str()) {
+            (Some(path), "torchscript") => Checkpoint::load(path)?.section("script").into_iter().next(),
+            _ => None,
+        }
+        .map(|(_, t)| Vec::<u8>::try_from(t.flatten(0, -1)))
+        .transpose()?;
+        let model = Model::build_from(&cfg.model, device, script.as_deref())?;
         let precision = Precision::parse(&cfg.env.amp, device)?;
         let scaler = (precision == Precision::Fp16).then(GradScaler::default);
         let params = model.parameters().iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
