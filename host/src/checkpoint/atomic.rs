@@ -24,10 +24,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        e
-    })
+    write()
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
     .with_context(|| format!("cannot write `{}`", path.display()))
 }
 

@@ -169,7 +169,7 @@ impl Progress {
         }
         self.last = Some(now);
         const WIDTH: u64 = 30;
-        let filled = if total == 0 { WIDTH } else { done.min(total) * WIDTH / total } as usize;
+        let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
         let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
         eprint!("\r{label} [{bar}] {done}/{total}");
         let _ = std::io::stderr().flush();

@@ -97,7 +97,7 @@ impl Schedule {
         let last = k >= self.max_units;
         match &self.validation {
             Validation::Never => 0,
-            Validation::Interval { begin, interval } => u64::from(k >= *begin && (k % interval == 0 || last)),
+            Validation::Interval { begin, interval } => u64::from(k >= *begin && (k.is_multiple_of(*interval) || last)),
             Validation::Workflow(wf) => {
                 let cycle = wf.between.len() as u64;
                 let p = ((k - 1) % cycle) as usize;
@@ -121,7 +121,7 @@ impl Schedule {
     /// the checkpoint's own unit); `last` marks the end of training.
     pub fn checkpoint_after(&self, n: u64, last: bool) -> bool {
         let rule = &self.checkpoint;
-        (rule.interval > 0 && n % rule.interval == 0) || (last && rule.save_last)
+        (rule.interval > 0 && n.is_multiple_of(rule.interval)) || (last && rule.save_last)
     }
 }
 

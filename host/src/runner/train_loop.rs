@@ -272,9 +272,9 @@ impl Runner {
         let interval = self.cfg.log.interval.max(1);
         if self.schedule.by_epoch {
             // The epoch counter has already moved on at the last batch.
-            self.state.inner_iter == 0 || self.state.inner_iter % interval == 0
+            self.state.inner_iter == 0 || self.state.inner_iter.is_multiple_of(interval)
         } else {
-            self.state.iter % interval == 0
+            self.state.iter.is_multiple_of(interval)
         }
     }
 
@@ -402,7 +402,7 @@ fn accumulation(iter: u64, counts: u64, max_iters: u64) -> (u64, bool) {
     let counts = counts.max(1);
     let divisible = max_iters / counts * counts;
     let factor = if iter < divisible { counts } else { max_iters - divisible };
-    let update = (iter + 1) % counts == 0 || iter + 1 == max_iters;
+    let update = (iter + 1).is_multiple_of(counts) || iter + 1 == max_iters;
     (factor.max(1), update)
 }
 
