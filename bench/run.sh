@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`, in two parts (BENCH_PARTS, default "tutorial plugins").
+# `make bench`, in three parts (BENCH_PARTS, default "tutorial plugins data").
 #
 # Part "tutorial": the tutorial job (configs/tutorial.toml) run four ways,
 # one thread each, timed as whole processes (start-up included):
@@ -30,6 +30,18 @@
 #     reverse order every other round.
 # bench/summarize_plugins.py writes bench/results/plugins.{json,md}.
 #
+# Part "data": the image pipeline and a ResNet-18 training step.
+#   - an image folder (10 classes x 100 JPEGs of 160x120, fixed seed, by
+#     bench/make_image_folder.py, written once into $BENCH_CACHE) read to
+#     64x64 (decode, centred crop, bilinear resize, normalize), batches of
+#     64, with 1 and 2 workers: hammer's image_folder data set and
+#     DataLoader (host/examples/data_bench.rs) against torchvision's
+#     ImageFolder + DataLoader (bench/data_torch.py); images/s;
+#   - one SGD step of ResNet-18 with the CIFAR stem on a 64x3x32x32 batch,
+#     with 1 and 2 threads: hammer's library (host/examples/step_bench.rs)
+#     against PyTorch eager (bench/step_torch.py); ms/step.
+# bench/summarize_data.py writes bench/results/data.{json,md}.
+#
 # hammer's compile cache (in HAMMER_HOME, default ~/.hammer) is filled
 # before the timed runs: the jobs measure a start-up that reads compiled
 # plugins from it. plugin_bench uses temporary homes of its own.
@@ -37,7 +49,10 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_PLUGIN_ROUNDS (rounds of the
 # plugins/no-plugins pair, default BENCH_ROUNDS), BENCH_WARMUP (untimed runs
 # of each before the rounds, default 1), BENCH_PARTS, CARGO_TARGET_DIR,
-# HAMMER_PYTHON, LIBTORCH (defaults: those of the Makefile).
+# HAMMER_PYTHON, LIBTORCH (defaults: those of the Makefile); for part "data":
+# BENCH_DATA_EPOCHS (timed epochs, default 5), BENCH_STEPS (timed steps,
+# default 20), BENCH_CACHE (where the image folder is kept, default
+# ~/.cache/hammer/bench).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,10 +64,15 @@ PY="${HAMMER_PYTHON:-$CACHE/venv/bin/python}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
-PARTS="${BENCH_PARTS:-tutorial plugins}"
+PARTS="${BENCH_PARTS:-tutorial plugins data}"
+DATA_EPOCHS="${BENCH_DATA_EPOCHS:-5}"
+STEPS="${BENCH_STEPS:-20}"
+BENCH_CACHE="${BENCH_CACHE:-$CACHE/bench}"
 HAMMER="$CARGO_TARGET_DIR/debug/hammer"
 TCH_LOOP="$CARGO_TARGET_DIR/debug/tch-loop"
 PLUGIN_BENCH="$CARGO_TARGET_DIR/debug/examples/plugin_bench"
+DATA_BENCH="$CARGO_TARGET_DIR/debug/examples/data_bench"
+STEP_BENCH="$CARGO_TARGET_DIR/debug/examples/step_bench"
 CONFIG=configs/tutorial.toml
 THREADS=1
 
@@ -62,8 +82,11 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ "$PLUGIN_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PLUGIN_ROUNDS must be a positive integer, not '$PLUGIN_ROUNDS'"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer, not '$WARMUP'"
+[[ "$DATA_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DATA_EPOCHS must be a positive integer, not '$DATA_EPOCHS'"
+[[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STEPS must be a positive integer, not '$STEPS'"
 for part in $PARTS; do
-    [[ "$part" == tutorial || "$part" == plugins ]] || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins)"
+    [[ "$part" == tutorial || "$part" == plugins || "$part" == data ]] \
+        || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins, data)"
 done
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ -x "$PY" ]] || die "no Python at $PY (run \`make setup\`, or set HAMMER_PYTHON)"
@@ -92,6 +115,12 @@ if want plugins; then
     echo "bench: building tests/guests and host/examples/plugin_bench.rs" >&2
     tests/guests/build.sh
     cargo build --quiet --example plugin_bench -p hammer
+fi
+if want data; then
+    echo "bench: building host/examples/data_bench.rs and step_bench.rs" >&2
+    cargo build --quiet --example data_bench --example step_bench -p hammer
+    "$PY" -c 'import torchvision' 2>/dev/null \
+        || die "torchvision is not installed for $PY (\`make setup\` installs it with the venv)"
 fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/hammer-bench.XXXXXX")"
@@ -227,4 +256,42 @@ if want plugins; then
     run_rounds "$PLUGIN_ROUNDS" plugins tutorial no-plugins
     "$PY" bench/summarize_plugins.py "$RUNS" "$PB" bench/results --threads "$THREADS" \
         --config "$CONFIG" --load-before "$load_before"
+fi
+
+if want data; then
+    echo "bench: part data (load average $(loadavg))" >&2
+    load_before="$(loadavg)"
+    IMAGES="$BENCH_CACHE/image_folder-10x100-160x120-seed0"
+    mkdir -p "$BENCH_CACHE"
+    "$PY" bench/make_image_folder.py "$IMAGES" --classes 10 --per-class 100 --width 160 --height 120 --seed 0 \
+        || die "cannot write the image folder $IMAGES"
+    DB="$TMP/data-bench"
+    mkdir -p "$DB"
+    # name | command: the image pipeline (1 and 2 workers), then the step
+    # (1 and 2 threads).
+    data_runs=(
+        "data-hammer|$DATA_BENCH $IMAGES --workers 1,2 --epochs $DATA_EPOCHS --warmup 1"
+        "data-torch|$PY bench/data_torch.py $IMAGES --workers 1,2 --epochs $DATA_EPOCHS --warmup 1"
+    )
+    # One process per thread count (libtorch's pool is not resized in a
+    # running process), hammer and PyTorch alternating.
+    for threads in 1 2; do
+        data_runs+=(
+            "step-hammer-$threads|$STEP_BENCH --threads $threads --batch-size 64 --steps $STEPS --warmup 2"
+            "step-torch-$threads|$PY bench/step_torch.py --threads $threads --batch-size 64 --steps $STEPS --warmup 2"
+        )
+    done
+    for spec in "${data_runs[@]}"; do
+        IFS='|' read -r name cmd <<<"$spec"
+        start=$(date +%s.%N)
+        # shellcheck disable=SC2086 # $cmd is a command line without quoting needs
+        if ! $cmd --out "$DB/$name.json" >"$DB/$name.log" 2>&1; then
+            tail -n 30 "$DB/$name.log" >&2
+            die "$name failed: $cmd"
+        fi
+        end=$(date +%s.%N)
+        echo "bench: $name done in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }') s" >&2
+    done
+    "$PY" bench/summarize_data.py "$DB" bench/results --load-before "$load_before" \
+        --images-desc "1000 JPEGs (10 classes × 100, 160×120, quality 90, generated by bench/make_image_folder.py)"
 fi
