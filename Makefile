@@ -38,6 +38,7 @@ train: build
 
 test: build
 	tests/guests/build.sh
+	VENV=$(VENV) polyglot/python/build.sh
 	CARGO_TARGET_DIR=$(CACHE)/plugins-native-target cargo test --manifest-path plugins/Cargo.toml --quiet
 	$(CARGO) test --workspace
 

@@ -7,6 +7,7 @@ mod lock;
 mod models;
 mod phases;
 mod plugins;
+mod polyglot;
 mod pytorch;
 mod resume;
 mod scaffold;

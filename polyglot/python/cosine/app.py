@@ -1,0 +1,83 @@
+"""`cosine`: CosineAnnealingLR by epoch (lr-policy, Python).
+
+torch's chainable (recursive) formula, stepped like the Rust `lr` plugin with
+`type = "CosineAnnealingLR", by_epoch = true`: the host asks before every
+training iteration; the schedule steps once per new epoch (the first call is
+step 0 and keeps the lr) and holds the lr in between. Options: `T_max`
+(epochs, required), `eta_min` (default 0). The state (step count, next epoch
+to step at) is saved in checkpoints, so a resumed run continues exactly.
+"""
+
+import math
+import struct
+
+from wit_world import exports
+from componentize_py_types import Err
+from wit_world.exports import lr_policy
+from wit_world.imports import types
+
+MAGIC = b"HPCO"
+VERSION = 1
+KNOWN = ("T_max", "eta_min")
+
+
+class _State:
+    def __init__(self):
+        self.t_max = None
+        self.eta_min = 0.0
+        self.base_lr = 0.0
+        self.last_step = -1
+        self.next_epoch = 0
+
+
+# componentize-py makes a new instance of the exported class for every call:
+# the plugin's state lives in this module-level object instead.
+_s = _State()
+
+
+class LrPolicy(exports.LrPolicy):
+    def setup(self, options, base_lr, base_momentum):
+        for key, value in options:
+            if key not in KNOWN:
+                raise Err(f"unknown option `{key}` (valid: {', '.join(KNOWN)})")
+            if key == "T_max":
+                if not isinstance(value, types.OptionValue_Integer) or value.value < 1:
+                    raise Err("option `T_max` must be an integer >= 1")
+                _s.t_max = value.value
+            elif key == "eta_min":
+                if not isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
+                    raise Err("option `eta_min` must be a number")
+                _s.eta_min = float(value.value)
+        if _s.t_max is None:
+            raise Err("give `T_max` (in epochs)")
+        _s.base_lr = base_lr
+
+    def _value(self, lr):
+        t, tm, eta = _s.last_step, _s.t_max, _s.eta_min
+        if t == 0:
+            return lr
+        if (t - 1 - tm) % (2 * tm) == 0:
+            return lr + (_s.base_lr - eta) * (1.0 - math.cos(math.pi / tm)) / 2.0
+        return (1.0 + math.cos(math.pi * t / tm)) / (1.0 + math.cos(math.pi * (t - 1) / tm)) * (lr - eta) + eta
+
+    def step(self, info, lr, momentum):
+        if _s.t_max is None:
+            raise Err("the lr policy was called before `setup`")
+        while _s.next_epoch <= info.epoch:
+            _s.next_epoch += 1
+            _s.last_step += 1
+            lr = self._value(lr)
+        return lr_policy.Decision(lr=lr, momentum=None)
+
+    def save_state(self):
+        return MAGIC + struct.pack("<IqQ", VERSION, _s.last_step, _s.next_epoch)
+
+    def load_state(self, state):
+        if not state:
+            return
+        if len(state) != 24 or state[:4] != MAGIC:
+            raise Err("cosine: not a cosine state")
+        version, last_step, next_epoch = struct.unpack("<IqQ", state[4:])
+        if version != VERSION:
+            raise Err(f"cosine: state version {version}, expected {VERSION}")
+        _s.last_step, _s.next_epoch = last_step, next_epoch

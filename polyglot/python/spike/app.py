@@ -1,0 +1,80 @@
+"""`spike`: a loss-spike detector (hook, Python).
+
+After every training iteration it reads the host scalar `loss`, emits
+`spike/ratio` = loss / running mean (the mean of the finite losses of the
+iterations before this one), and asks the runner to stop when the loss is
+NaN (or infinite) or larger than `factor` (option, default 10) times the
+running mean. The running mean and its count are saved in checkpoints.
+"""
+
+import math
+import struct
+
+from wit_world import exports
+from componentize_py_types import Err
+from wit_world.imports import host, types
+
+MAGIC = b"HPSK"
+VERSION = 1
+KNOWN = ("factor",)
+
+
+def _number(key, value):
+    if isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
+        return float(value.value)
+    raise Err(f"option `{key}` must be a number")
+
+
+class _State:
+    def __init__(self):
+        self.factor = 10.0
+        self.count = 0
+        self.mean = 0.0
+
+
+# componentize-py makes a new instance of the exported class for every call:
+# the plugin's state lives in this module-level object instead.
+_s = _State()
+
+
+class Hook(exports.Hook):
+    def setup(self, options):
+        for key, value in options:
+            if key not in KNOWN:
+                raise Err(f"unknown option `{key}` (valid: {', '.join(KNOWN)})")
+            if key == "factor":
+                _s.factor = _number(key, value)
+                if not _s.factor > 0.0:
+                    raise Err(f"option `factor` must be positive, found {_s.factor}")
+        return [types.Phase.AFTER_TRAIN_ITER]
+
+    def on_phase(self, info):
+        loss = host.scalar("loss")
+        if loss is None:
+            return
+        if math.isnan(loss) or math.isinf(loss):
+            host.request_stop(f"spike: the loss is {loss} at iteration {info.iter}")
+            return
+        if _s.count > 0:
+            ratio = loss / _s.mean if _s.mean != 0.0 else math.inf
+            host.emit_scalar("spike/ratio", ratio)
+            if loss > _s.factor * _s.mean:
+                host.request_stop(
+                    f"spike: the loss {loss:.6g} is {ratio:.3g} x its running mean "
+                    f"{_s.mean:.6g} (factor {_s.factor:g}) at iteration {info.iter}"
+                )
+        _s.count += 1
+        _s.mean += (loss - _s.mean) / _s.count
+
+    def save_state(self):
+        return MAGIC + struct.pack("<IQd", VERSION, _s.count, _s.mean)
+
+    def load_state(self, state):
+        if not state:
+            return
+        if len(state) != 24 or state[:4] != MAGIC:
+            raise Err("spike: not a spike state")
+        version, count, mean = struct.unpack("<IQd", state[4:])
+        if version != VERSION:
+            raise Err(f"spike: state version {version}, expected {VERSION}")
+        _s.count, _s.mean = count, mean
