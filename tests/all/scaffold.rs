@@ -37,3 +37,31 @@ fn scaffolded_plugins_build_and_load() {
     let err = hammer_err(tmp.path(), &["plugin", "new", "my-hook", "--kind", "hook"]);
     assert!(err.contains("already exists"), "{err}");
 }
+
+#[test]
+fn scaffolded_python_plugins_build_and_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let componentize = hammer_tests::python().with_file_name("componentize-py");
+    assert!(componentize.exists(), "{} is missing: run `make setup`", componentize.display());
+    let mut args = vec!["train".to_string(), String::new(), "--work-dir".into(), "w".into()];
+    for kind in ["hook", "metric", "lr-policy"] {
+        let name = format!("py-{kind}");
+        hammer_ok(tmp.path(), &["plugin", "new", &name, "--kind", kind, "--lang", "python"]);
+        let built = Command::new(tmp.path().join(&name).join("build.sh"))
+            .env("COMPONENTIZE_PY", &componentize)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(built.success(), "{name} does not build");
+        let wasm = tmp.path().join(&name).join(format!("{}.wasm", name.replace('-', "_")));
+        args.extend(["--plugin".into(), wasm.to_str().unwrap().into()]);
+    }
+    args[1] = tiny_config(tmp.path(), "job.toml", 320, 2, "").to_str().unwrap().into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = stdout(&hammer_ok(tmp.path(), &args));
+    for loaded in ["`py_hook` (hook", "`py_metric` (metric", "`py_lr_policy` (lr-policy"] {
+        assert!(log.contains(&format!("Loaded plugin {loaded}")), "{log}");
+    }
+    assert!(log.contains("my_accuracy: "), "{log}");
+    assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
+}

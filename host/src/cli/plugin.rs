@@ -21,7 +21,11 @@ pub enum PluginCommand {
         /// The world the plugin targets.
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// The SDK to depend on (default: the one this hammer was built with).
+        /// The language: a Rust crate on hammer's SDK, or Python (componentize-py).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: LangArg,
+        /// The SDK to depend on (default: the one this hammer was built with);
+        /// a Python plugin builds against the `wit/` beside it.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -63,6 +67,15 @@ pub enum PluginCommand {
     Verify,
 }
 
+/// A plugin language on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LangArg {
+    /// Rust, on hammer's SDK.
+    Rust,
+    /// Python, built with componentize-py.
+    Python,
+}
+
 /// A plugin kind on the command line.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum KindArg {
@@ -80,13 +93,17 @@ pub enum KindArg {
 /// Whatever the command reports, as one paragraph.
 pub fn run(command: PluginCommand) -> Result<()> {
     match command {
-        PluginCommand::New { name, kind, sdk } => {
+        PluginCommand::New { name, kind, lang, sdk } => {
             let kind = match kind {
                 KindArg::Hook => Kind::Hook,
                 KindArg::Metric => Kind::Metric,
                 KindArg::LrPolicy => Kind::LrPolicy,
             };
-            scaffold::new_plugin(&name, kind, &sdk.unwrap_or_else(scaffold::default_sdk_path))?;
+            let lang = match lang {
+                LangArg::Rust => scaffold::Lang::Rust,
+                LangArg::Python => scaffold::Lang::Python,
+            };
+            scaffold::new_plugin_in(&name, kind, lang, &sdk.unwrap_or_else(scaffold::default_sdk_path))?;
             println!("Created the {} plugin `{}`; see its README.md to build and use it.", kind.name(), name.display());
         }
         PluginCommand::Pack { component, manifest, out } => {

@@ -7,6 +7,23 @@ use anyhow::{bail, Context, Result};
 
 use super::Kind;
 
+mod python;
+
+/// The language of a scaffolded plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Rust, on hammer's SDK (`cargo build --target wasm32-wasip2`).
+    Rust,
+    /// Python, built with `componentize-py`.
+    Python,
+}
+
+/// The WIT contract this hammer was built with (`wit/` in the repository).
+pub fn default_wit_path() -> PathBuf {
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("wit");
+    wit.canonicalize().unwrap_or(wit)
+}
+
 /// The SDK this hammer was built with (`sdk/` beside `host/` in the repository).
 pub fn default_sdk_path() -> PathBuf {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sdk");
@@ -19,6 +36,15 @@ pub fn default_sdk_path() -> PathBuf {
 /// # Errors
 /// `dir` exists already, its name is not a valid crate name, or a write fails.
 pub fn new_plugin(dir: &Path, kind: Kind, sdk: &Path) -> Result<()> {
+    new_plugin_in(dir, kind, Lang::Rust, sdk)
+}
+
+/// Writes a new plugin `dir` of `kind` in `lang`; a Rust crate depends on the
+/// SDK at `sdk`, a Python plugin builds against the WIT beside it.
+///
+/// # Errors
+/// As [`new_plugin`].
+pub fn new_plugin_in(dir: &Path, kind: Kind, lang: Lang, sdk: &Path) -> Result<()> {
     let name = dir.file_name().and_then(|n| n.to_str()).context("the plugin needs a directory name")?;
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         bail!("`{name}` is not a valid plugin name: use letters, digits, `_` and `-`");
@@ -27,6 +53,9 @@ pub fn new_plugin(dir: &Path, kind: Kind, sdk: &Path) -> Result<()> {
         bail!("`{}` already exists", dir.display());
     }
     let crate_name = name.replace('-', "_");
+    if lang == Lang::Python {
+        return python::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
+    }
     std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |file: &str, text: String| -> Result<()> {
         let path = dir.join(file);
