@@ -10,6 +10,7 @@
 //! - [`config`]: the job's configuration — files, inheritance, overrides,
 //!   validation — and its typed sections;
 //! - [`model`]: networks built by name from the config;
+//! - [`cuda`]: libtorch's CUDA library, loaded when a GPU may be used;
 //! - [`data`]: data sets and the background loader;
 //! - [`loss`]: loss functions;
 //! - [`optim`]: optimizers (SGD, Adam, AdamW), clipping, accumulation;
@@ -25,6 +26,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod cuda;
 pub mod data;
 pub mod logging;
 pub mod loss;

@@ -287,6 +287,13 @@ impl Runner {
 
 /// The device `env.device` names.
 fn device(name: &str) -> Result<Device> {
+    if name != "cpu" && (name != "auto" || crate::cuda::driver_present()) {
+        if let Err(e) = crate::cuda::load() {
+            if name != "auto" {
+                return Err(e.context(format!("env.device = \"{name}\"")));
+            }
+        }
+    }
     let cuda_count = || tch::Cuda::device_count();
     Ok(match name {
         "cpu" => Device::Cpu,
