@@ -195,14 +195,18 @@ def main():
         'runs': runs,
     }
 
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, 'tutorial.json'), 'w') as f:
+    write_results(args.out_dir, 'tutorial', result, markdown(result))
+
+
+def write_results(out_dir, name, result, text):
+    """Writes `<name>.json` and `<name>.md` into `out_dir` and prints the markdown."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f'{name}.json'), 'w') as f:
         json.dump(result, f, indent=2)
         f.write('\n')
-    table = markdown(result)
-    with open(os.path.join(args.out_dir, 'tutorial.md'), 'w') as f:
-        f.write(table)
-    print(table, end='')
+    with open(os.path.join(out_dir, f'{name}.md'), 'w') as f:
+        f.write(text)
+    print(text, end='')
 
 
 def markdown(result):

@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import machine_info, ratio  # noqa: E402
+from summarize import write_results, machine_info, ratio  # noqa: E402
 
 
 def load(directory, name):
@@ -115,14 +115,7 @@ def main():
         },
         'raw': {'data_hammer': dh, 'data_torch': dt, 'step_hammer': sh, 'step_torch': st},
     }
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, 'data.json'), 'w') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    text = markdown(result)
-    with open(os.path.join(args.out_dir, 'data.md'), 'w') as f:
-        f.write(text)
-    print(text, end='')
+    write_results(args.out_dir, 'data', result, markdown(result))
 
 
 def markdown(result):

@@ -20,7 +20,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import machine_info, parse_hammer, ratio  # noqa: E402
+from summarize import write_results, machine_info, parse_hammer, ratio  # noqa: E402
 
 # plugin_bench runs, in table order: name -> what it stands for.
 PLUGINS = {
@@ -208,14 +208,7 @@ def main():
         'plugin_bench': bench,
     }
 
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, 'plugins.json'), 'w') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    text = markdown(result)
-    with open(os.path.join(args.out_dir, 'plugins.md'), 'w') as f:
-        f.write(text)
-    print(text, end='')
+    write_results(args.out_dir, 'plugins', result, markdown(result))
 
 
 def fmt(value, spec):

@@ -14,7 +14,11 @@
 //! cargo run --example data_bench -p hammer -- ROOT --workers 1,2 --out data.json
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
+
+use common::median;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -58,16 +62,6 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 fn main() -> Result<()> {
     let args = Args::parse();
@@ -145,9 +139,5 @@ fn main() -> Result<()> {
         "threads": args.threads,
         "runs": runs,
     });
-    if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("cannot write `{}`", out.display()))?;
-    }
-    println!("{report}");
-    Ok(())
+    common::report(&report, args.out.as_deref())
 }

@@ -16,7 +16,11 @@
 //! cargo run --example step_bench -p hammer -- --threads 1,2 --out step.json
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
+
+use common::median;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -48,16 +52,6 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 fn round(x: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
@@ -123,9 +117,5 @@ fn main() -> Result<()> {
         "warmup": args.warmup,
         "runs": runs,
     });
-    if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("cannot write `{}`", out.display()))?;
-    }
-    println!("{report}");
-    Ok(())
+    common::report(&report, args.out.as_deref())
 }

@@ -75,7 +75,7 @@ fn unknown_message(manifest: &Manifest, key: &str) -> String {
         message.push_str(" (it takes no options)");
         return message;
     }
-    if let Some(best) = closest(key, &names) {
+    if let Some(best) = crate::config::validate::closest(key, &names) {
         message.push_str(&format!("; did you mean `{best}`?"));
     } else {
         let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
@@ -84,19 +84,6 @@ fn unknown_message(manifest: &Manifest, key: &str) -> String {
     message
 }
 
-/// The known name closest to `name`, if it is close enough to be a typo.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|candidate| {
-            let c = candidate.to_ascii_lowercase();
-            (candidate, strsim::jaro_winkler(&lower, &c), strsim::damerau_levenshtein(&lower, &c))
-        })
-        .filter(|(candidate, similarity, distance)| *similarity >= 0.8 || *distance <= (candidate.len().max(name.len()) / 3).max(1))
-        .min_by(|a, b| a.2.cmp(&b.2).then(b.1.total_cmp(&a.1)))
-        .map(|(candidate, _, _)| *candidate)
-}
 
 /// `value` checked against `ty` and normalized, or a description of what
 /// was found instead (`a string ("fast")`).

@@ -159,8 +159,9 @@ fn unknown_key_message(full: &str, name: &str, valid: &[&str]) -> String {
     message
 }
 
-/// The valid name closest to `name`, if it is close enough to be a typo.
-fn closest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
+/// The valid name closest to `name`, if it is close enough to be a typo
+/// (also used for plugin option names).
+pub(crate) fn closest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     valid
         .iter()

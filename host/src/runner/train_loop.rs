@@ -193,9 +193,6 @@ impl Runner {
         }
         if update && finite {
             self.clipper.clip(self.optimizer.params());
-            if let Some(lr) = self.requests.lr.take() {
-                self.optimizer.set_lr(lr);
-            }
             self.fire(Phase::BeforeOptimizerStep, Mode::Train)?;
             self.optimizer.step()?;
             self.optimizer.zero_grad();
