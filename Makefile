@@ -20,7 +20,10 @@ SETUP_STAMP := $(VENV)/.hammer-setup
 
 .PHONY: setup build train test bench clean-cache
 
+# The venv and the wasm target once (a stamp), then each plugin language's
+# toolchain (polyglot/setup.sh checks before it installs).
 setup: $(SETUP_STAMP)
+	VENV=$(VENV) CACHE=$(CACHE) polyglot/setup.sh
 
 $(SETUP_STAMP): python/requirements.txt
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -38,7 +41,7 @@ train: build
 
 test: build
 	tests/guests/build.sh
-	VENV=$(VENV) polyglot/python/build.sh
+	VENV=$(VENV) CACHE=$(CACHE) polyglot/build.sh
 	CARGO_TARGET_DIR=$(CACHE)/plugins-native-target cargo test --manifest-path plugins/Cargo.toml --quiet
 	$(CARGO) test --workspace
 

@@ -1,17 +1,48 @@
-//! Plugins written in Python (`polyglot/python/`, built into components by
-//! `polyglot/python/build.sh` with componentize-py) give the same results as
-//! the first-party Rust ones, and are sandboxed like them.
+//! Plugins written in other languages (`polyglot/<lang>/`, built into
+//! components by `polyglot/build.sh`) give the same results as the
+//! first-party Rust ones, and are sandboxed like them.
+//!
+//! Every language provides the same four plugins — `spike` (hook),
+//! `accuracy` (metric), `cosine` (lr-policy) and `probe` (a hook that tries to
+//! read `/etc/hostname`) — and [`language_tests!`] runs the same four tests
+//! on each.
 
 use std::path::{Path, PathBuf};
 
 use hammer_tests::{hammer_ok, scalars, stdout, tiny_config};
 
-/// A Python plugin built by `polyglot/python/build.sh`; fails (never skips) when missing.
-fn python_plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../polyglot/python/out").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: run polyglot/python/build.sh", path.display());
+/// Plugin `name` in `lang`, built by `polyglot/<lang>/build.sh`; fails (never skips) when missing.
+fn plugin(lang: &str, name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../polyglot").join(lang).join("out").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run polyglot/build.sh", path.display());
     path
 }
+
+/// The four tests below, for the plugins of `polyglot/$lang/`.
+macro_rules! language_tests {
+    ($lang:ident) => {
+        mod $lang {
+            #[test]
+            fn accuracy_matches_the_rust_metric() {
+                super::accuracy_matches_the_rust_metric(stringify!($lang));
+            }
+            #[test]
+            fn cosine_matches_the_rust_lr_policy() {
+                super::cosine_matches_the_rust_lr_policy(stringify!($lang));
+            }
+            #[test]
+            fn spike_hook_stops_an_exploding_run_only() {
+                super::spike_hook_stops_an_exploding_run_only(stringify!($lang));
+            }
+            #[test]
+            fn plugins_cannot_read_files() {
+                super::plugins_cannot_read_files(stringify!($lang));
+            }
+        }
+    };
+}
+
+language_tests!(python);
 
 /// Writes a tiny job (`size` points, `epochs` epochs, log interval 1) with
 /// `extra` appended, trains it into `work` and returns its log.
@@ -26,46 +57,43 @@ fn column(work: &Path, mode: &str, key: &str) -> Vec<f64> {
     scalars(work).iter().filter(|r| r["mode"] == mode).filter_map(|r| r[key].as_f64()).collect()
 }
 
-#[test]
-fn python_accuracy_matches_the_rust_metric() {
+fn accuracy_matches_the_rust_metric(lang: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let python = format!("[[plugins]]\npath = \"{}\"\n", python_plugin("accuracy").display());
-    train(tmp.path(), "py", 320, 3, &python);
+    let guest = format!("[[plugins]]\npath = \"{}\"\n", plugin(lang, "accuracy").display());
+    train(tmp.path(), "guest", 320, 3, &guest);
     train(tmp.path(), "rs", 320, 3, "[[plugins]]\nname = \"accuracy\"\n");
-    let py = column(&tmp.path().join("py"), "val", "accuracy");
+    let guest_values = column(&tmp.path().join("guest"), "val", "accuracy");
     let rs = column(&tmp.path().join("rs"), "val", "accuracy");
     assert_eq!(rs.len(), 3, "one value per val pass: {rs:?}");
-    assert_eq!(py, rs);
+    assert_eq!(guest_values, rs, "{lang}");
 }
 
-#[test]
-fn python_cosine_matches_the_rust_lr_policy() {
+fn cosine_matches_the_rust_lr_policy(lang: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let optim = "[optim.optimizer]\ntype = \"sgd\"\nlr = 0.1\nmomentum = 0.9\n";
-    let python = format!(
+    let guest = format!(
         "{optim}[[plugins]]\npath = \"{}\"\noptions = {{ T_max = 3 }}\n",
-        python_plugin("cosine").display()
+        plugin(lang, "cosine").display()
     );
     let rust = format!("{optim}[[plugins]]\nname = \"lr\"\noptions = {{ type = \"CosineAnnealingLR\", by_epoch = true, T_max = 3 }}\n");
     // 8 epochs of 10 iterations with T_max = 3: past T_max the recursive
     // formula climbs back up, which exercises its every branch.
-    train(tmp.path(), "py", 320, 8, &python);
+    train(tmp.path(), "guest", 320, 8, &guest);
     train(tmp.path(), "rs", 320, 8, &rust);
-    let py = column(&tmp.path().join("py"), "train", "lr");
+    let guest_values = column(&tmp.path().join("guest"), "train", "lr");
     let rs = column(&tmp.path().join("rs"), "train", "lr");
     assert_eq!(rs.len(), 80, "{rs:?}");
-    assert_eq!(py.len(), rs.len());
-    for (i, (p, r)) in py.iter().zip(&rs).enumerate() {
-        assert!((p - r).abs() <= 1e-12, "iteration {i}: python {p}, rust {r}\n{py:?}\n{rs:?}");
+    assert_eq!(guest_values.len(), rs.len(), "{lang}");
+    for (i, (p, r)) in guest_values.iter().zip(&rs).enumerate() {
+        assert!((p - r).abs() <= 1e-12, "{lang}, iteration {i}: {p}, rust {r}\n{guest_values:?}\n{rs:?}");
     }
     // It does anneal: the lr changes at each epoch.
     assert!(rs[10] < rs[0] && rs[30] < rs[20], "{rs:?}");
 }
 
-#[test]
-fn python_spike_hook_stops_an_exploding_run_only() {
+fn spike_hook_stops_an_exploding_run_only(lang: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let spike = format!("[[plugins]]\npath = \"{}\"\n", python_plugin("spike").display());
+    let spike = format!("[[plugins]]\npath = \"{}\"\n", plugin(lang, "spike").display());
     let exploding = format!("[optim.optimizer]\ntype = \"sgd\"\nlr = 1e6\n{spike}");
     let log = train(tmp.path(), "exploding", 320, 4, &exploding);
     assert!(log.contains("Training stopped early: spike: the loss"), "{log}");
@@ -79,10 +107,9 @@ fn python_spike_hook_stops_an_exploding_run_only() {
     assert!(ratios.iter().all(|r| r.is_finite() && *r > 0.0 && *r < 10.0), "{ratios:?}");
 }
 
-#[test]
-fn python_plugins_cannot_read_files() {
+fn plugins_cannot_read_files(lang: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let probe = format!("[[plugins]]\npath = \"{}\"\n", python_plugin("probe").display());
+    let probe = format!("[[plugins]]\npath = \"{}\"\n", plugin(lang, "probe").display());
     let log = train(tmp.path(), "probe", 64, 1, &probe);
     // Once in setup, once at before_train.
     assert_eq!(log.matches("[probe] read_file: denied (").count(), 2, "{log}");
