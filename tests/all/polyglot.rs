@@ -4,7 +4,7 @@
 //!
 //! Every language provides the same four plugins — `spike` (hook),
 //! `accuracy` (metric), `cosine` (lr-policy) and `probe` (a hook that tries to
-//! read `/etc/hostname`) — and [`language_tests!`] runs the same four tests
+//! read `/etc/hostname`) — and [`language_tests!`] runs the same five tests
 //! on each.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ fn plugin(lang: &str, name: &str) -> PathBuf {
     path
 }
 
-/// The four tests below, for the plugins of `polyglot/$lang/`.
+/// The five tests below, for the plugins of `polyglot/$lang/`.
 macro_rules! language_tests {
     ($lang:ident) => {
         mod $lang {
@@ -38,18 +38,28 @@ macro_rules! language_tests {
             fn plugins_cannot_read_files() {
                 super::plugins_cannot_read_files(stringify!($lang));
             }
+            #[test]
+            fn state_survives_a_resume() {
+                super::state_survives_a_resume(stringify!($lang));
+            }
         }
     };
 }
 
 language_tests!(python);
 
-/// Writes a tiny job (`size` points, `epochs` epochs, log interval 1) with
-/// `extra` appended, trains it into `work` and returns its log.
-fn train(dir: &Path, work: &str, size: usize, epochs: u32, extra: &str) -> String {
-    let cfg = tiny_config(dir, &format!("{work}.toml"), size, epochs, "");
+/// Writes a tiny job `<name>.toml` (`size` points, `epochs` epochs, log
+/// interval 1) with `extra` appended; returns its path.
+fn job(dir: &Path, name: &str, size: usize, epochs: u32, extra: &str) -> PathBuf {
+    let cfg = tiny_config(dir, &format!("{name}.toml"), size, epochs, "");
     let text = std::fs::read_to_string(&cfg).unwrap().replace("[log]\ninterval = 5\n", "[log]\ninterval = 1\n") + extra;
     std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// Trains a tiny job (see [`job`]) into `work` and returns its log.
+fn train(dir: &Path, work: &str, size: usize, epochs: u32, extra: &str) -> String {
+    let cfg = job(dir, work, size, epochs, extra);
     stdout(&hammer_ok(dir, &["train", cfg.to_str().unwrap(), "--work-dir", work]))
 }
 
@@ -114,4 +124,41 @@ fn plugins_cannot_read_files(lang: &str) {
     // Once in setup, once at before_train.
     assert_eq!(log.matches("[probe] read_file: denied (").count(), 2, "{log}");
     assert!(!log.contains("ALLOWED"), "{log}");
+}
+
+/// Save-state and load-state: a run with `spike` and `cosine` stopped after 3
+/// epochs and resumed gives the same `spike/ratio` and `lr` values as the
+/// run that never stopped. Without the plugins' state, the resumed `spike`
+/// would restart its running mean (no ratio at the first iteration, other
+/// values after) and `cosine` would step its schedule again from the start.
+fn state_survives_a_resume(lang: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[optim.optimizer]\ntype = \"sgd\"\nlr = 0.1\nmomentum = 0.9\n\
+         [[plugins]]\npath = \"{}\"\n[[plugins]]\npath = \"{}\"\noptions = {{ T_max = 4 }}\n",
+        plugin(lang, "spike").display(),
+        plugin(lang, "cosine").display()
+    );
+    // 6 epochs of 10 iterations; the resumed run starts after iteration 30.
+    let cfg = job(tmp.path(), "job", 320, 6, &extra);
+    let cfg = cfg.to_str().unwrap();
+    hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "straight"]);
+    hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "resumed", "--cfg-options", "train_cfg.max_epochs=3"]);
+    hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "resumed", "--resume"]);
+    let after = |work: &str, key: &str| -> Vec<(u64, f64)> {
+        scalars(&tmp.path().join(work))
+            .iter()
+            .filter(|r| r["mode"] == "train" && r["iter"].as_u64().is_some_and(|i| i > 30))
+            .filter_map(|r| Some((r["iter"].as_u64()?, r[key].as_f64()?)))
+            .collect()
+    };
+    for key in ["spike/ratio", "lr"] {
+        let straight = after("straight", key);
+        let resumed = after("resumed", key);
+        assert_eq!(straight.len(), 30, "{lang}: {key} at every iteration after 30: {straight:?}");
+        assert_eq!(resumed, straight, "{lang}: {key} after the resume");
+    }
+    // The schedule does move after the resume point (T_max = 4, epochs 3 to 5).
+    let lr = after("straight", "lr");
+    assert!(lr[0].1 != lr[10].1 && lr[10].1 != lr[20].1, "{lr:?}");
 }
