@@ -1,18 +1,46 @@
 //! Embeds an rpath to libtorch's `lib` directory so that `hammer` and the
-//! tests run without `LD_LIBRARY_PATH`.
+//! tests run without `LD_LIBRARY_PATH`, and compiles `csrc/dist.cpp`, the
+//! bridge to c10d (PyTorch's distributed engine), against libtorch's headers.
 //!
 //! torch-sys finds libtorch from `LIBTORCH` (the Makefile points it at the
 //! venv's `torch` package); we read the same variable, and pass the `lib`
 //! directory on to `cuda.rs`.
 
+use std::path::{Path, PathBuf};
+
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if let Ok(libtorch) = std::env::var("LIBTORCH") {
-        let lib = std::path::Path::new(&libtorch).join("lib");
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-        // libtorch's CUDA half is loaded at run time, only when a GPU may be
-        // used (see `host/src/cuda.rs`): linking it would load CUDA's large
-        // libraries into every run, GPU or not.
-        println!("cargo:rustc-env=HAMMER_LIBTORCH_LIB={}", lib.display());
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    println!("cargo:rerun-if-changed=csrc/dist.cpp");
+    let libtorch = PathBuf::from(std::env::var("LIBTORCH").expect(
+        "LIBTORCH must point at libtorch (the Makefile sets it to the venv's torch package: use `make build`)",
+    ));
+    let lib = libtorch.join("lib");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // libtorch's CUDA half is loaded at run time, only when a GPU may be
+    // used (see `host/src/cuda.rs`): linking it would load CUDA's large
+    // libraries into every run, GPU or not.
+    println!("cargo:rustc-env=HAMMER_LIBTORCH_LIB={}", lib.display());
+    compile_dist(&libtorch);
+}
+
+/// The c10d bridge, with Gloo (whose headers come from Debian's
+/// `libgloo-dev`; the code is libtorch's own).
+fn compile_dist(libtorch: &Path) {
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    if !Path::new("/usr/include/gloo/config.h").exists() {
+        panic!("gloo's headers are missing: `make setup` installs them (apt-get install libgloo-dev)");
     }
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/dist.cpp")
+        .include(libtorch.join("include"))
+        .include(libtorch.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .define("USE_C10D_GLOO", None)
+        .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-Wno-deprecated-declarations")
+        .warnings(false)
+        .compile("hammer_dist");
 }

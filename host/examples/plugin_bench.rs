@@ -207,7 +207,7 @@ fn measure(
     // The tutorial's optimizer: Adam, lr 1e-3, beta1 0.9 as its momentum.
     let optimizer = OptimizerView { base_lr: 1e-3, momentum: Some(0.9) };
     let t = Instant::now();
-    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None)?;
+    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None, 0)?;
     let plugin_load_s = seconds(t);
 
     let calls = match compiled.kind {
@@ -305,6 +305,8 @@ fn step_info(phase: Phase, mode: Mode, i: u64) -> StepInfo {
         inner_iter: i % ITERS_PER_EPOCH,
         max_epochs: MAX_EPOCHS,
         max_iters,
+        rank: 0,
+        world_size: 1,
     }
 }
 

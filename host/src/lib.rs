@@ -12,6 +12,7 @@
 //! - [`model`]: networks built by name from the config;
 //! - [`cuda`]: libtorch's CUDA library, loaded when a GPU may be used;
 //! - [`data`]: data sets and the background loader;
+//! - [`dist`]: distributed data-parallel training on c10d, and `hammer launch`;
 //! - [`loss`]: loss functions;
 //! - [`optim`]: optimizers (SGD, Adam, AdamW), clipping, accumulation;
 //! - [`metric`]: metrics of the validation and test loops;
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod cuda;
 pub mod data;
+pub mod dist;
 pub mod logging;
 pub mod loss;
 pub mod metric;

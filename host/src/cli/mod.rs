@@ -51,6 +51,9 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Start the worker processes of a distributed job on this node, as
+    /// torchrun does: `hammer launch --nproc-per-node 2 train CONFIG`.
+    Launch(LaunchArgs),
     /// Draw a run's curves (from its scalars.jsonl) into a PNG.
     Plot {
         /// The run's work dir.
@@ -126,6 +129,34 @@ pub struct TrainArgs {
     /// Keep only the newest N checkpoints; -1 keeps all (sets `checkpoint.max_keep_ckpts`).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub keep_ckpt_num: Option<i64>,
+    /// How the processes of a distributed job were started: `pytorch`
+    /// (torchrun's variables, as `hammer launch` sets them), `slurm`
+    /// (srun's), `none`, or `auto` (`pytorch` when `WORLD_SIZE` is set).
+    #[arg(long, default_value = "auto", value_parser = crate::dist::Launcher::parse)]
+    pub launcher: crate::dist::Launcher,
+}
+
+/// Arguments of `hammer launch` (torchrun's names and defaults).
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// Worker processes on this node.
+    #[arg(long, default_value_t = 1)]
+    pub nproc_per_node: usize,
+    /// Nodes in the job.
+    #[arg(long, default_value_t = 1)]
+    pub nnodes: usize,
+    /// This node's index.
+    #[arg(long, default_value_t = 0)]
+    pub node_rank: usize,
+    /// Address of node 0, where rank 0 serves the rendezvous store.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub master_addr: String,
+    /// Port of the rendezvous store.
+    #[arg(long, default_value_t = crate::dist::DEFAULT_PORT)]
+    pub master_port: u16,
+    /// The hammer command each worker runs, e.g. `train CONFIG --work-dir W`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "HAMMER-ARGS")]
+    pub args: Vec<String>,
 }
 
 /// Arguments of `hammer val` and `hammer test`.
@@ -160,6 +191,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(command) => plugin::run(command),
+        Command::Launch(args) => launch(&args),
         Command::Export { checkpoint, out } => export(&checkpoint, &out),
         Command::Plot { work_dir, metrics, out } => {
             crate::plot::draw(&crate::plot::series(&work_dir, &metrics)?, &out)?;
@@ -169,10 +201,42 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn launch(args: &LaunchArgs) -> Result<()> {
+    let plan = crate::dist::launch::LaunchPlan {
+        nproc_per_node: args.nproc_per_node,
+        nnodes: args.nnodes,
+        node_rank: args.node_rank,
+        master_addr: args.master_addr.clone(),
+        master_port: args.master_port,
+    };
+    // `hammer launch ... hammer train CONFIG` reads as torchrun's form.
+    let mut hammer_args = args.args.clone();
+    if hammer_args.first().is_some_and(|a| a == "hammer" || a.ends_with("/hammer")) {
+        hammer_args.remove(0);
+    }
+    let exe = std::env::current_exe().context("cannot find hammer's own executable")?;
+    crate::dist::launch::launch(&plan, &exe, &hammer_args)
+}
+
+/// Joins the distributed job the environment describes, if any; a CUDA
+/// device becomes this process's GPU (`cuda:LOCAL_RANK`), as with torchrun.
+fn join_job(launcher: crate::dist::Launcher, cfg: &mut Config) -> Result<Option<crate::dist::Dist>> {
+    let Some(placement) = crate::dist::Placement::from_env(launcher, |k| std::env::var(k).ok())? else {
+        return Ok(None);
+    };
+    if cfg.env.device == "cuda" || (cfg.env.device == "auto" && crate::cuda::driver_present()) {
+        cfg.env.device = format!("cuda:{}", placement.local_rank);
+    }
+    let device = if cfg.env.device.starts_with("cuda") { tch::Device::Cuda(placement.local_rank) } else { tch::Device::Cpu };
+    crate::dist::Dist::join(placement, &cfg.env.dist_cfg, device).map(Some)
+}
+
 fn train(args: &TrainArgs) -> Result<()> {
     let extra: Vec<String> =
         args.keep_ckpt_num.map(|n| format!("checkpoint.max_keep_ckpts={n}")).into_iter().collect();
-    let cfg = args.config.load(&extra)?;
+    let mut cfg = args.config.load(&extra)?;
+    let dist = join_job(args.launcher, &mut cfg)?;
+    let writes = dist.as_ref().is_none_or(crate::dist::Dist::is_main);
     let dir = workdir::resolve(args.work_dir.as_deref(), args.job_name.as_deref(), &args.config.config);
     let start = match (&args.resume, &args.load_from) {
         (Some(None), _) => Start::ResumeLatest,
@@ -180,11 +244,13 @@ fn train(args: &TrainArgs) -> Result<()> {
         (None, Some(p)) => Start::LoadFrom(p.clone()),
         (None, None) => Start::Fresh,
     };
+    // Rank 0 alone writes into the work dir; every rank reads it to resume.
     match &start {
         Start::ResumeLatest => workdir::prepare(&dir, true)?,
-        Start::ResumeFrom(_) => std::fs::create_dir_all(&dir)
+        Start::ResumeFrom(_) if writes => std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the work dir `{}`", dir.display()))?,
-        _ => workdir::prepare(&dir, false)?,
+        _ if writes => workdir::prepare(&dir, false)?,
+        _ => {}
     }
     // The plugins must be those the job ran (on resume) or those pinned by --locked.
     let lock_file = dir.join(LOCK_FILE);
@@ -195,9 +261,13 @@ fn train(args: &TrainArgs) -> Result<()> {
         }
         _ => None,
     };
-    write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
-    let mut runner = Runner::build_locked(cfg, Some(dir), start, lock.as_ref())?;
-    Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
+    if writes {
+        write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
+    }
+    let mut runner = Runner::build_distributed(cfg, Some(dir), start, lock.as_ref(), dist)?;
+    if writes {
+        Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
+    }
     runner.train()
 }
 

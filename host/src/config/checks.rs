@@ -53,6 +53,13 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     at_least_one("env.num_threads", u64::from(config.env.num_threads))?;
+    let dist = &config.env.dist_cfg;
+    one_of("env.dist_cfg.backend", "c10d backend", &dist.backend, &["auto", "gloo", "nccl"])?;
+    for (key, value) in [("env.dist_cfg.timeout", dist.timeout), ("env.dist_cfg.bucket_cap_mb", dist.bucket_cap_mb)] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(key_error(key, format!("must be a positive number, found {value}")));
+        }
+    }
     for (i, plugin) in config.plugins.iter().enumerate() {
         check_plugin(i, plugin)?;
     }

@@ -78,6 +78,11 @@ pub struct PluginConfig {
     /// Grant the directory under the work dir that the plugin's bundle requests.
     #[serde(default)]
     pub work_dir: bool,
+    /// A hook that runs on rank 0 alone in a distributed job (MMEngine's
+    /// `master_only`): one that writes files or reports, say. Hooks only:
+    /// metrics and lr policies run on every rank.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rank_zero_only: bool,
     /// The plugin's own options, passed to it at setup.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub options: serde_json::Map<String, serde_json::Value>,
@@ -346,6 +351,44 @@ pub struct EnvConfig {
     /// with a dynamic loss scaler, CUDA only), as MMEngine's `AmpOptimWrapper`.
     #[serde(default = "default_amp")]
     pub amp: String,
+    /// Distributed training (MMEngine's `env_cfg.dist_cfg`).
+    #[serde(default)]
+    pub dist_cfg: DistConfig,
+}
+
+/// How the processes of a distributed job talk (MMEngine's `dist_cfg`, and
+/// DDP's bucket size).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistConfig {
+    /// c10d backend: `gloo` (CPU), `nccl` (CUDA) or `auto` (NCCL on CUDA,
+    /// else Gloo).
+    #[serde(default = "default_backend")]
+    pub backend: String,
+    /// Seconds the rendezvous and each collective may wait for the other
+    /// ranks before the job fails (torch's default: 30 minutes).
+    #[serde(default = "default_dist_timeout")]
+    pub timeout: f64,
+    /// Size of a gradient bucket, in MiB (one all-reduce per bucket; DDP's
+    /// `bucket_cap_mb`).
+    #[serde(default = "default_bucket_cap_mb")]
+    pub bucket_cap_mb: f64,
+}
+
+impl Default for DistConfig {
+    fn default() -> Self {
+        Self { backend: default_backend(), timeout: default_dist_timeout(), bucket_cap_mb: default_bucket_cap_mb() }
+    }
+}
+
+fn default_backend() -> String {
+    "auto".into()
+}
+fn default_dist_timeout() -> f64 {
+    1800.0
+}
+fn default_bucket_cap_mb() -> f64 {
+    25.0
 }
 
 fn default_priority() -> u32 {
@@ -374,6 +417,7 @@ impl PluginConfig {
             memory_mb: default_memory_mb(),
             model_parameters: false,
             work_dir: false,
+            rank_zero_only: false,
             options: serde_json::Map::new(),
         }
     }
@@ -490,6 +534,6 @@ impl Default for LogConfig {
 
 impl Default for EnvConfig {
     fn default() -> Self {
-        Self { device: default_device(), num_threads: 1, seed: 0, deterministic: false, amp: default_amp() }
+        Self { device: default_device(), num_threads: 1, seed: 0, deterministic: false, amp: default_amp(), dist_cfg: DistConfig::default() }
     }
 }

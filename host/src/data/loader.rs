@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use super::Dataset;
+use super::{Dataset, Shard};
 use crate::config::DataLoaderConfig;
 
 /// One batch of samples, on the loader's device.
@@ -36,6 +36,8 @@ pub struct DataLoader {
     num_workers: usize,
     seed: u64,
     device: Device,
+    /// This rank's share of each epoch, in a distributed job.
+    shard: Option<Shard>,
 }
 
 /// The data set, handed to loader threads.
@@ -63,12 +65,31 @@ impl DataLoader {
             num_workers: cfg.num_workers.max(1),
             seed,
             device,
+            shard: None,
         }
     }
 
+    /// The loader of rank `shard.rank`'s share of every epoch (see [`Shard`]).
+    pub fn sharded(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Samples per batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// Number of samples in the data set.
-    pub fn num_samples(&self) -> usize {
+    pub fn dataset_len(&self) -> usize {
         self.dataset.0.len()
+    }
+
+    /// Number of samples this loader visits in one epoch: the data set, or
+    /// this rank's share of it.
+    pub fn num_samples(&self) -> usize {
+        let n = self.dataset_len();
+        self.shard.map_or(n, |s| s.len(n))
     }
 
     /// Number of batches in one epoch.
@@ -88,16 +109,21 @@ impl DataLoader {
 
     /// The order in which epoch `epoch` visits the samples: a permutation
     /// drawn from libtorch's generator seeded with `seed + epoch` (as
-    /// MMEngine's `DefaultSampler`), or the identity without shuffling.
+    /// MMEngine's `DefaultSampler`), or the identity without shuffling;
+    /// in a distributed job, this rank's share of it.
     ///
     /// Reseeds libtorch's generator; call it from the training thread only.
     pub fn order(&self, epoch: u64) -> Tensor {
-        let n = self.num_samples() as i64;
-        if self.shuffle {
+        let n = self.dataset_len() as i64;
+        let order = if self.shuffle {
             tch::manual_seed(self.seed.wrapping_add(epoch) as i64);
             Tensor::randperm(n, (Kind::Int64, Device::Cpu))
         } else {
             Tensor::arange(n, (Kind::Int64, Device::Cpu))
+        };
+        match self.shard {
+            Some(shard) => shard.select(&order),
+            None => order,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod cifar;
 pub mod csv;
 pub mod image_folder;
 mod loader;
+mod sampler;
 pub mod mnist;
 mod rings;
 pub mod rng;
@@ -22,6 +23,7 @@ pub mod transform;
 
 pub use csv::Column;
 pub use loader::{Batch, DataLoader, EpochBatches};
+pub use sampler::Shard;
 pub use rings::two_rings;
 pub use transform::PipelineConfig;
 

@@ -29,6 +29,9 @@ pub enum Level {
 pub struct Logger {
     inner: Arc<Mutex<Sinks>>,
     shows_progress: bool,
+    /// Warnings only: the other ranks of a distributed job, which leave
+    /// progress to rank 0.
+    warnings_only: bool,
 }
 
 #[derive(Debug)]
@@ -73,7 +76,14 @@ impl Logger {
             _ => None,
         };
         let sinks = Sinks { file: open("hammer.log")?, scalars: open("scalars.jsonl")?, events, progress };
-        Ok(Self { inner: Arc::new(Mutex::new(sinks)), shows_progress })
+        Ok(Self { inner: Arc::new(Mutex::new(sinks)), shows_progress, warnings_only: false })
+    }
+
+    /// A console logger that shows warnings only (what ranks other than 0
+    /// of a distributed job use, as MMEngine's do).
+    pub fn warnings_only() -> Self {
+        let sinks = Sinks { file: None, scalars: None, events: None, progress: None };
+        Self { inner: Arc::new(Mutex::new(sinks)), shows_progress: false, warnings_only: true }
     }
 
     fn sinks(&self) -> MutexGuard<'_, Sinks> {
@@ -83,6 +93,9 @@ impl Logger {
 
     /// Logs one line at `level`, to the console and `hammer.log`.
     pub fn log(&self, level: Level, message: &str) {
+        if self.warnings_only && level == Level::Info {
+            return;
+        }
         let stamp = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
         let level = match level {
             Level::Info => "INFO",

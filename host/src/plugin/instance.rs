@@ -109,6 +109,8 @@ impl<B> Instance<B> {
                 inner_iter: 0,
                 max_epochs: 0,
                 max_iters: 0,
+                rank: 0,
+                world_size: 1,
             }),
             logs: Vec::new(),
             parameters,
@@ -250,8 +252,8 @@ pub(super) fn to_wit(info: &StepInfo) -> WitStepInfo {
         inner_iter: info.inner_iter,
         max_epochs: info.max_epochs,
         max_iters: info.max_iters,
-        rank: 0,
-        world_size: 1,
+        rank: info.rank,
+        world_size: info.world_size,
     }
 }
 

@@ -81,7 +81,9 @@ pub struct LockCheck {
 }
 
 /// Loads, instantiates and sets up every plugin of `configs`; with a
-/// `lock`, the plugins must be exactly the locked ones.
+/// `lock`, the plugins must be exactly the locked ones. On a `rank` other
+/// than 0, the hooks marked `rank_zero_only` are resolved (and locked) but
+/// not instantiated.
 ///
 /// # Errors
 /// A plugin that cannot be found, compiled, instantiated or set up, or that
@@ -93,6 +95,7 @@ pub fn load(
     logger: &Logger,
     lock: Option<&LockCheck>,
     work_dir: Option<&Path>,
+    rank: usize,
 ) -> Result<Plugins> {
     let mut plugins = Plugins::default();
     if configs.is_empty() {
@@ -112,6 +115,19 @@ pub fn load(
         let locked = Locked { key: key.clone(), version: source.version(), sha256: compiled.sha256.clone(), source: source.origin.clone() };
         if let Some(check) = lock {
             check.lock.check_plugin(&locked, &check.what)?;
+        }
+        if cfg.rank_zero_only {
+            if compiled.kind != Kind::Hook {
+                bail!(
+                    "plugins.{i}.rank_zero_only: `{name}` is a {}; only hooks can run on rank 0 alone \
+                     (metrics and lr policies must agree on every rank)",
+                    compiled.kind.name()
+                );
+            }
+            if rank != 0 {
+                plugins.loaded.push(locked);
+                continue;
+            }
         }
         let grants = Grants::of(cfg, source.manifest.as_ref(), &name, i)?;
         let options = match &source.manifest {

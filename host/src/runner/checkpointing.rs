@@ -41,7 +41,7 @@ impl Runner {
     /// Writes the run into `file` in the work dir; a periodic checkpoint
     /// (`unit`) also moves `last_checkpoint` and prunes old ones.
     fn write_checkpoint(&mut self, file: &str, unit: Option<Unit>, what: &str) -> Result<()> {
-        let Some(dir) = self.work_dir.clone() else { return Ok(()) };
+        let Some(dir) = self.work_dir.clone().filter(|_| self.writes()) else { return Ok(()) };
         self.fire(Phase::BeforeSaveCheckpoint, Mode::Train)?;
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
         for (name, t) in self.model.state() {

@@ -68,6 +68,7 @@ impl Runner {
         };
         let loader = loader.with_context(|| format!("the {} loop needs a `{section}`", mode.name()))?;
         let len = loader.len() as u64;
+        let (batch_size, dataset_len) = (loader.batch_size(), loader.dataset_len());
         let mut data_time = 0.0;
         let mut batches = loader.epoch(0, 0);
         let mut done = 0u64;
@@ -78,10 +79,19 @@ impl Runner {
             self.fire(before_iter, mode)?;
             tch::no_grad(|| -> Result<()> {
                 let output = self.model.forward_t(&batch.inputs, false)?;
-                let loss = self.loss.compute(&output, &batch.targets);
+                // Metrics see every rank's rows, in the data set's order: the
+                // results are those of the whole data set, on every rank.
+                let (output, targets) = match &self.dist {
+                    Some(d) => (
+                        d.gather_rows(&output, done as usize, batch_size, dataset_len)?,
+                        d.gather_rows(&batch.targets, done as usize, batch_size, dataset_len)?,
+                    ),
+                    None => (output, batch.targets),
+                };
+                let loss = self.loss.compute(&output, &targets);
                 for m in &mut self.metrics {
                     let started = std::time::Instant::now();
-                    m.process(&output, &batch.targets, &loss)?;
+                    m.process(&output, &targets, &loss)?;
                     self.timings.extension(m.name(), "metric", started.elapsed());
                 }
                 Ok(())

@@ -33,7 +33,8 @@ use tch::Device;
 
 use crate::checkpoint::{store, Checkpoint, RunnerState};
 use crate::config::{Config, DataLoaderConfig};
-use crate::data::{DataLoader, Dataset};
+use crate::data::{DataLoader, Dataset, Shard};
+use crate::dist::{Dist, GradReducer};
 use crate::logging::Logger;
 use crate::loss::Loss;
 use crate::metric::{self, Metric};
@@ -90,6 +91,10 @@ pub struct Runner {
     scaler: Option<GradScaler>,
     /// Where the time went, for the summary at the end.
     timings: timings::Timings,
+    /// This process's part in a distributed job.
+    dist: Option<Dist>,
+    /// Averages gradients over the ranks of `dist`.
+    reducer: Option<GradReducer>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -116,6 +121,24 @@ impl Runner {
     /// # Errors
     /// As [`Self::build`], and a plugin missing from or differing from the lock.
     pub fn build_locked(cfg: Config, work_dir: Option<PathBuf>, start: Start, lock: Option<&plugin::LockCheck>) -> Result<Self> {
+        Self::build_distributed(cfg, work_dir, start, lock, None)
+    }
+
+    /// [`Self::build_locked`], as one rank of the distributed job `dist`:
+    /// each epoch is sharded by rank, parameters and buffers are rank 0's
+    /// once the run has started (or resumed), gradients are averaged over
+    /// the ranks, and only rank 0 writes into `work_dir` (every rank reads
+    /// it to resume).
+    ///
+    /// # Errors
+    /// As [`Self::build_locked`], and a broadcast that fails.
+    pub fn build_distributed(
+        cfg: Config,
+        work_dir: Option<PathBuf>,
+        start: Start,
+        lock: Option<&plugin::LockCheck>,
+        dist: Option<Dist>,
+    ) -> Result<Self> {
         tch::set_num_threads(cfg.env.num_threads as i32);
         if cfg.env.deterministic {
             // cuDNN's fastest convolutions are not deterministic; CPU kernels are.
@@ -123,12 +146,22 @@ impl Runner {
             tch::Cuda::cudnn_set_benchmark(false);
         }
         let device = device(&cfg.env.device)?;
-        let logger = Logger::with_tensorboard(work_dir.as_deref(), cfg.log.progress_bar, cfg.log.tensorboard)?;
+        let rank = dist.as_ref().map_or(0, Dist::rank);
+        let logger = if rank == 0 {
+            Logger::with_tensorboard(work_dir.as_deref(), cfg.log.progress_bar, cfg.log.tensorboard)?
+        } else {
+            Logger::warnings_only()
+        };
         let seed = cfg.env.seed;
+        let shard = dist.as_ref().map(|d| Shard { rank: d.rank(), world_size: d.world_size() });
         let loader = |section: &str, c: &Option<DataLoaderConfig>| -> Result<Option<DataLoader>> {
             let Some(c) = c else { return Ok(None) };
             let data = Dataset::build(&c.dataset, section)?;
-            Ok(Some(DataLoader::new(data, c, seed, device)))
+            let loader = DataLoader::new(data, c, seed, device);
+            Ok(Some(match shard {
+                Some(shard) => loader.sharded(shard),
+                None => loader,
+            }))
         };
         let train_loader = loader("train_dataloader", &cfg.train_dataloader)?;
         let val_loader = loader("val_dataloader", &cfg.val_dataloader)?;
@@ -157,12 +190,16 @@ impl Runner {
         let mut metrics = metric::build(&cfg.val_evaluator)?;
         let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
         let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
-        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref())?;
+        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref(), rank)?;
         let mut hooks = HookSet::default();
         for hook in plugins.hooks {
             hooks.register(hook);
         }
         metrics.extend(plugins.metrics);
+        let reducer = dist.as_ref().map(|_| {
+            let cap = (cfg.env.dist_cfg.bucket_cap_mb * 1024.0 * 1024.0) as usize;
+            GradReducer::new(model.parameters(), cap)
+        });
         let mut runner = Self {
             state: RunnerState { seed, ..RunnerState::default() },
             cfg,
@@ -190,9 +227,38 @@ impl Runner {
             precision,
             scaler,
             timings: timings::Timings::default(),
+            dist,
+            reducer,
         };
         runner.start(start)?;
+        runner.broadcast_from_rank_zero()?;
         Ok(runner)
+    }
+
+    /// Whether this process writes logs, scalars and checkpoints: always,
+    /// but in a distributed job rank 0 alone.
+    pub fn writes(&self) -> bool {
+        self.dist.as_ref().is_none_or(Dist::is_main)
+    }
+
+    /// Makes every rank start from rank 0's parameters and buffers (freshly
+    /// initialised or resumed), as DDP does when it wraps a model.
+    fn broadcast_from_rank_zero(&mut self) -> Result<()> {
+        let Some(dist) = &self.dist else { return Ok(()) };
+        let tensors: Vec<tch::Tensor> = self.model.state().iter().map(|(_, t)| t.detach()).collect();
+        tch::no_grad(|| dist.broadcast(&tensors)).context("broadcasting rank 0's parameters and buffers")?;
+        let reducer = self.reducer.as_ref().expect("built with dist");
+        self.logger.info(&format!(
+            "Distributed: rank {} of {} ({} backend); {} parameter tensors ({:.1} MB) averaged in {} bucket(s) of up to {} MB",
+            dist.rank(),
+            dist.world_size(),
+            dist.group().backend_name(),
+            self.model.parameters().len(),
+            reducer.param_bytes() as f64 / 1e6,
+            reducer.buckets(),
+            self.cfg.env.dist_cfg.bucket_cap_mb
+        ));
+        Ok(())
     }
 
     /// The hooks of this run; register more before running.

@@ -184,4 +184,8 @@ pub struct StepInfo {
     pub max_epochs: u32,
     /// Length of training in iterations.
     pub max_iters: u64,
+    /// This process's rank in a distributed job (0 alone).
+    pub rank: u32,
+    /// Number of processes in the job (1 alone).
+    pub world_size: u32,
 }

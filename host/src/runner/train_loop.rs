@@ -107,6 +107,7 @@ impl Runner {
                 self.train_iter(batch, &mut window, max_iters)?;
                 window.time += t0.elapsed().as_secs_f64();
                 self.advance_position();
+                self.agree_on_stop()?;
                 let done = self.state.iter - start_iter;
                 if self.logger.shows_progress() {
                     self.logger.progress(&self.progress_label(len), self.state.iter, max_iters);
@@ -139,6 +140,11 @@ impl Runner {
         }
         self.fire(Phase::AfterTrain, Mode::Train)?;
         self.finish_checkpoint_write()?;
+        self.report_all_reduce();
+        if let Some(dist) = &self.dist {
+            // No rank leaves while another may still need it.
+            dist.barrier()?;
+        }
         self.fire(Phase::AfterRun, Mode::Train)?;
         self.logger.info(&format!("Training finished in {:.3} s", started.elapsed().as_secs_f64()));
         for (name, tally) in self.hooks.tallies() {
@@ -179,6 +185,11 @@ impl Runner {
             (None, _) => (&loss / factor as f64).backward(),
         }
         self.fire(Phase::AfterBackward, Mode::Train)?;
+        // DDP: gradients are averaged over the ranks once per optimizer
+        // step; inside an accumulation window they only accumulate (`no_sync`).
+        if update {
+            self.average_gradients()?;
+        }
         // fp16: gradients back to their true scale; a step with an overflow is skipped.
         let finite = match (&mut self.scaler, update) {
             (Some(scaler), true) => {
@@ -204,6 +215,50 @@ impl Runner {
         self.in_iteration = false;
         self.iteration_done = true;
         self.fire(Phase::AfterTrainIter, Mode::Train)
+    }
+
+    /// Averages the gradients over the ranks of a distributed job.
+    fn average_gradients(&mut self) -> Result<()> {
+        let (Some(dist), Some(reducer)) = (&self.dist, &mut self.reducer) else { return Ok(()) };
+        let started = Instant::now();
+        reducer.average(dist.group()).map_err(|e| dist.explain(e))?;
+        self.timings.phase("all_reduce", started.elapsed());
+        Ok(())
+    }
+
+    /// In a distributed job, whether any rank's hooks asked to stop: every
+    /// rank must leave the loop at the same iteration, or the others would
+    /// wait for it at the next all-reduce.
+    fn agree_on_stop(&mut self) -> Result<()> {
+        let Some(dist) = &self.dist else { return Ok(()) };
+        // The same decision on every rank (rank-0-only hooks are configured
+        // on all of them): a job without hooks has nothing to agree on.
+        if self.cfg.plugins.is_empty() && self.hooks.names().is_empty() {
+            return Ok(());
+        }
+        let flag = Tensor::from_slice(&[f32::from(u8::from(self.requests.stop.is_some()))]);
+        dist.group().all_reduce_sum(&[&flag]).map_err(|e| dist.explain(e))?;
+        if self.requests.stop.is_none() && flag.double_value(&[0]) > 0.0 {
+            self.requests.stop = Some("another rank's hook asked to stop".into());
+        }
+        Ok(())
+    }
+
+    /// Logs what averaging gradients cost per optimizer step.
+    fn report_all_reduce(&self) {
+        let Some(reducer) = &self.reducer else { return };
+        let stats = reducer.stats();
+        if stats.steps == 0 {
+            return;
+        }
+        let steps = stats.steps as f64;
+        self.logger.info(&format!(
+            "All-reduce: {} steps, {:.3} ms and {:.2} MB per step (model parameters: {:.2} MB)",
+            stats.steps,
+            stats.time.as_secs_f64() * 1e3 / steps,
+            stats.bytes as f64 / 1e6 / steps,
+            reducer.param_bytes() as f64 / 1e6
+        ));
     }
 
     /// Counts the iteration just completed (and the epoch, at its last batch).
@@ -387,6 +442,8 @@ impl Runner {
                 max_iters.div_ceil(len) as u32
             },
             max_iters,
+            rank: self.dist.as_ref().map_or(0, |d| d.rank() as u32),
+            world_size: self.dist.as_ref().map_or(1, |d| d.world_size() as u32),
         }
     }
 }

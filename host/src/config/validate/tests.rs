@@ -102,7 +102,7 @@ fn unknown_key_in_a_list_and_without_suggestion() {
     assert!(!e.to_string().contains("did you mean"), "{e}");
     assert!(
         e.to_string()
-            .contains("(valid keys here: `device`, `num_threads`, `seed`, `deterministic`, `amp`)"),
+            .contains("(valid keys here: `device`, `num_threads`, `seed`, `deterministic`, `amp`, `dist_cfg`)"),
         "{e}"
     );
 }
