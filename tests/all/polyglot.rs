@@ -48,6 +48,7 @@ macro_rules! language_tests {
 
 language_tests!(python);
 language_tests!(js);
+language_tests!(c);
 
 /// Writes a tiny job `<name>.toml` (`size` points, `epochs` epochs, log
 /// interval 1) with `extra` appended; returns its path.
