@@ -65,3 +65,48 @@ fn scaffolded_python_plugins_build_and_load() {
     assert!(log.contains("my_accuracy: "), "{log}");
     assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
 }
+
+/// componentize-js as `make setup` installs it (polyglot/js/setup.sh, into
+/// `$CACHE/node`, which the Makefile exports as `HAMMER_JS_TOOLCHAIN`).
+fn componentize_js() -> std::path::PathBuf {
+    let toolchain = std::env::var_os("HAMMER_JS_TOOLCHAIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::Path::new(&std::env::var("HOME").unwrap()).join(".cache/hammer/node")
+    });
+    toolchain.join("node_modules/.bin/componentize-js")
+}
+
+#[test]
+fn scaffolded_js_plugins_build_pack_and_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let componentize = componentize_js();
+    assert!(componentize.exists(), "{} is missing: run `make setup`", componentize.display());
+    let mut args = vec!["train".to_string(), String::new(), "--work-dir".into(), "w".into()];
+    for kind in ["hook", "metric", "lr-policy"] {
+        let name = format!("js-{kind}");
+        hammer_ok(tmp.path(), &["plugin", "new", &name, "--kind", kind, "--lang", "js"]);
+        let built = Command::new(tmp.path().join(&name).join("build.sh"))
+            .env("COMPONENTIZE_JS", &componentize)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(built.success(), "{name} does not build");
+        let wasm = tmp.path().join(&name).join(format!("{}.wasm", name.replace('-', "_")));
+        args.extend(["--plugin".into(), wasm.to_str().unwrap().into()]);
+    }
+    // Its README's packing step works with the manifest it was given.
+    let out = stdout(&hammer_ok(
+        &tmp.path().join("js-hook"),
+        &["plugin", "pack", "js_hook.wasm", "--manifest", "manifest.toml", "--out", "dist"],
+    ));
+    assert!(out.trim_end().ends_with("js_hook-0.1.0.hpkg"), "{out}");
+    assert!(tmp.path().join("js-hook/dist/js_hook-0.1.0.hpkg").is_file());
+
+    args[1] = tiny_config(tmp.path(), "job.toml", 320, 2, "").to_str().unwrap().into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = stdout(&hammer_ok(tmp.path(), &args));
+    for loaded in ["`js_hook` (hook", "`js_metric` (metric", "`js_lr_policy` (lr-policy"] {
+        assert!(log.contains(&format!("Loaded plugin {loaded}")), "{log}");
+    }
+    assert!(log.contains("my_accuracy: "), "{log}");
+    assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
+}

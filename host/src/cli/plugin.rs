@@ -21,11 +21,11 @@ pub enum PluginCommand {
         /// The world the plugin targets.
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// The language: a Rust crate on hammer's SDK, or Python (componentize-py).
+        /// The language: a Rust crate on hammer's SDK, Python (componentize-py) or JavaScript (componentize-js).
         #[arg(long, value_enum, default_value = "rust")]
         lang: LangArg,
         /// The SDK to depend on (default: the one this hammer was built with);
-        /// a Python plugin builds against the `wit/` beside it.
+        /// a Python or JavaScript plugin builds against the `wit/` beside it.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -74,6 +74,8 @@ pub enum LangArg {
     Rust,
     /// Python, built with componentize-py.
     Python,
+    /// JavaScript, built with componentize-js.
+    Js,
 }
 
 /// A plugin kind on the command line.
@@ -102,6 +104,7 @@ pub fn run(command: PluginCommand) -> Result<()> {
             let lang = match lang {
                 LangArg::Rust => scaffold::Lang::Rust,
                 LangArg::Python => scaffold::Lang::Python,
+                LangArg::Js => scaffold::Lang::Js,
             };
             scaffold::new_plugin_in(&name, kind, lang, &sdk.unwrap_or_else(scaffold::default_sdk_path))?;
             println!("Created the {} plugin `{}`; see its README.md to build and use it.", kind.name(), name.display());

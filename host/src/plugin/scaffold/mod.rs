@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use super::Kind;
 
+mod js;
 mod python;
 
 /// The language of a scaffolded plugin.
@@ -16,6 +17,8 @@ pub enum Lang {
     Rust,
     /// Python, built with `componentize-py`.
     Python,
+    /// JavaScript, built with `componentize-js`.
+    Js,
 }
 
 /// The WIT contract this hammer was built with (`wit/` in the repository).
@@ -40,7 +43,7 @@ pub fn new_plugin(dir: &Path, kind: Kind, sdk: &Path) -> Result<()> {
 }
 
 /// Writes a new plugin `dir` of `kind` in `lang`; a Rust crate depends on the
-/// SDK at `sdk`, a Python plugin builds against the WIT beside it.
+/// SDK at `sdk`, a Python or JavaScript plugin builds against the WIT beside it.
 ///
 /// # Errors
 /// As [`new_plugin`].
@@ -55,6 +58,9 @@ pub fn new_plugin_in(dir: &Path, kind: Kind, lang: Lang, sdk: &Path) -> Result<(
     let crate_name = name.replace('-', "_");
     if lang == Lang::Python {
         return python::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
+    }
+    if lang == Lang::Js {
+        return js::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
     }
     std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |file: &str, text: String| -> Result<()> {
