@@ -3,6 +3,7 @@
 mod bad_input;
 mod bundles;
 mod data;
+mod distributed;
 mod lock;
 mod models;
 mod phases;

@@ -41,18 +41,18 @@ impl Runner {
     /// Writes the run into `file` in the work dir; a periodic checkpoint
     /// (`unit`) also moves `last_checkpoint` and prunes old ones.
     fn write_checkpoint(&mut self, file: &str, unit: Option<Unit>, what: &str) -> Result<()> {
-        let Some(dir) = self.work_dir.clone().filter(|_| self.writes()) else { return Ok(()) };
+        let Some(dir) = self.work_dir.clone() else { return Ok(()) };
+        // Every rank takes part in gathering the gradients; rank 0 writes.
+        let grads = self.gradients_by_rank()?;
+        if !self.writes() {
+            return Ok(());
+        }
         self.fire(Phase::BeforeSaveCheckpoint, Mode::Train)?;
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
         for (name, t) in self.model.state() {
             tensors.push((format!("model.{name}"), t.detach()));
         }
-        for (name, p) in self.model.parameters() {
-            let grad = p.grad();
-            if grad.defined() {
-                tensors.push((format!("grad.{name}"), grad.detach()));
-            }
-        }
+        tensors.extend(grads);
         for (name, t) in self.optimizer.state_tensors() {
             tensors.push((format!("optimizer.{name}"), t));
         }
@@ -124,6 +124,29 @@ impl Runner {
         Ok(())
     }
 
+    /// The gradients accumulated so far (inside an accumulation window):
+    /// `grad.<name>`, and in a distributed job every rank's own, rank r's as
+    /// `grad_rank<r>.<name>` (r ≥ 1) — each rank resumes with its own, so
+    /// the averaged step is exactly the one an uninterrupted run takes.
+    fn gradients_by_rank(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for (name, p) in self.model.parameters() {
+            let grad = p.grad();
+            if !grad.defined() {
+                continue;
+            }
+            let Some(dist) = &self.dist else {
+                out.push((format!("grad.{name}"), grad.detach()));
+                continue;
+            };
+            let parts = dist.group().all_gather(&grad.detach()).map_err(|e| dist.explain(e))?;
+            for (rank, t) in parts.into_iter().enumerate() {
+                out.push((format!("{}{name}", grad_prefix(rank)), t));
+            }
+        }
+        Ok(out)
+    }
+
     /// Waits for the checkpoint being written, if any.
     ///
     /// # Errors
@@ -133,6 +156,15 @@ impl Runner {
             Some(handle) => handle.join().map_err(|_| anyhow::anyhow!("the checkpoint writer panicked"))?,
             None => Ok(()),
         }
+    }
+}
+
+/// Where rank `rank`'s accumulated gradients are in a checkpoint.
+pub(super) fn grad_prefix(rank: usize) -> String {
+    if rank == 0 {
+        "grad.".into()
+    } else {
+        format!("grad_rank{rank}.")
     }
 }
 

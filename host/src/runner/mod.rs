@@ -311,7 +311,13 @@ impl Runner {
         self.optimizer
             .load_state(&ckpt.section_map("optimizer."), &ckpt.optimizer)
             .with_context(|| format!("checkpoint `{shown}` does not fit this config's optimizer"))?;
-        checkpointing::restore_grads(&self.model, &ckpt.section_map("grad."))?;
+        let rank = self.dist.as_ref().map_or(0, Dist::rank);
+        let mut grads = ckpt.section_map(&checkpointing::grad_prefix(rank));
+        if grads.is_empty() && rank > 0 {
+            // A checkpoint of a job with fewer ranks: rank 0's partial sums.
+            grads = ckpt.section_map("grad.");
+        }
+        checkpointing::restore_grads(&self.model, &grads)?;
         if let (Some(scaler), Some(t)) = (&mut self.scaler, ckpt.section_map("amp.").get("scaler")) {
             let v = Vec::<f64>::try_from(t.flatten(0, -1))?;
             *scaler = GradScaler { scale: v[0], growth_tracker: v[1] as u64 };

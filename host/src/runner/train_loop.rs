@@ -42,7 +42,9 @@ impl Runner {
         self.iteration_done = false;
         let result = self.train_loop();
         if let Err(err) = &result {
-            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration {
+            // Not in a distributed job: saving takes every rank, and the
+            // others may be elsewhere (their last good checkpoint stays).
+            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration && self.dist.is_none() {
                 if self.iteration_done {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
                     self.advance_position();

@@ -1,0 +1,300 @@
+//! Distributed data-parallel training, 2 processes on 127.0.0.1: through
+//! `hammer launch` and through torchrun (`--no-python`), against one process
+//! with twice the batch; resume; a rank that dies or hangs; bad rendezvous.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hammer_tests::{guest, hammer_command, model_weights, python, scalars, stderr, stdout, tiny_config};
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The tiny job with per-rank batch `batch`, `epochs` epochs of 320 points,
+/// Adam, a 30 s collective timeout, and `extra`.
+fn job(dir: &Path, name: &str, batch: usize, epochs: u32, extra: &str) -> PathBuf {
+    let cfg = tiny_config(dir, name, 320, epochs, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("batch_size = 32\n", &format!("batch_size = {batch}\n"))
+        + "[optim.optimizer]\ntype = \"adam\"\nlr = 0.01\n[env.dist_cfg]\ntimeout = 30\n"
+        + extra;
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.stdin(Stdio::null()).output().expect("starting the job");
+    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", stdout(&out), stderr(&out));
+    out
+}
+
+fn launch(dir: &Path, nproc: usize, args: &[&str]) -> Command {
+    let mut cmd = hammer_command(dir);
+    let port = free_port().to_string();
+    cmd.args(["launch", "--nproc-per-node", &nproc.to_string(), "--master-port", &port]).args(args);
+    cmd
+}
+
+fn max_difference(a: &Path, b: &Path) -> f32 {
+    let (a, b) = (model_weights(a), model_weights(b));
+    assert_eq!(a.iter().map(|(n, _)| n).collect::<Vec<_>>(), b.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert!(!a.is_empty());
+    a.iter().zip(&b).flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(x, y)| (x - y).abs())).fold(0.0, f32::max)
+}
+
+fn column(work: &Path, mode: &str, key: &str) -> Vec<f64> {
+    scalars(work).iter().filter(|r| r["mode"] == mode).filter_map(|r| r[key].as_f64()).collect()
+}
+
+#[test]
+fn two_ranks_match_one_process_with_twice_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let one = job(dir, "one.toml", 32, 3, "");
+    run(hammer_command(dir).args(["train", one.to_str().unwrap(), "--work-dir", "one"]));
+    // A hook on every rank that says which it is, once; another, on rank 0
+    // only, at each epoch.
+    let misbehave = guest("misbehave");
+    let rank = format!(
+        "[[plugins]]\npath = \"{0}\"\noptions = {{ action = \"rank\", at = \"before_run\" }}\n\
+         [[plugins]]\npath = \"{0}\"\nrank_zero_only = true\noptions = {{ action = \"rank\", at = \"after_train_epoch\" }}\n",
+        misbehave.display()
+    );
+    let two = job(dir, "two.toml", 16, 3, &rank);
+    let out = run(&mut launch(dir, 2, &["train", two.to_str().unwrap(), "--work-dir", "two"]));
+    let log = stdout(&out);
+
+    let diff = max_difference(&dir.join("one/epoch_3.safetensors"), &dir.join("two/epoch_3.safetensors"));
+    assert!(diff <= 1e-5, "weights differ by {diff}");
+    // Validation sees the whole data set on 2 ranks too.
+    let (acc_one, acc_two) = (column(&dir.join("one"), "val", "accuracy"), column(&dir.join("two"), "val", "accuracy"));
+    assert_eq!(acc_one.len(), 3);
+    assert_eq!(acc_one, acc_two);
+    // Rank 0 alone writes: one log line per checkpoint, one record per log interval.
+    assert_eq!(log.matches("Saving checkpoint").count(), 3, "{log}");
+    let hammer_log = std::fs::read_to_string(dir.join("two/hammer.log")).unwrap();
+    assert_eq!(hammer_log.matches("Saving checkpoint").count(), 3);
+    assert_eq!(column(&dir.join("two"), "train", "loss").len(), column(&dir.join("one"), "train", "loss").len());
+    assert!(log.contains("Distributed: rank 0 of 2 (gloo backend)"), "{log}");
+    // Plugins see their rank; the other rank's lines come prefixed.
+    let err = stderr(&out);
+    let all = format!("{log}{err}");
+    assert_eq!(all.matches("I am rank 0 of 2").count(), 4, "{all}");
+    assert_eq!(all.matches("I am rank 1 of 2").count(), 1, "{all}");
+    assert!(all.contains("[rank 1] "), "{all}");
+}
+
+#[test]
+fn only_hooks_can_run_on_rank_zero_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = job(tmp.path(), "job.toml", 16, 1, "[[plugins]]\nname = \"accuracy\"\nrank_zero_only = true\n");
+    let err = hammer_tests::hammer_err(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    assert!(err.contains("plugins.0.rank_zero_only: `accuracy` is a metric; only hooks can run on rank 0 alone"), "{err}");
+}
+
+#[test]
+fn torchrun_launches_hammer_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let one = job(dir, "one.toml", 32, 2, "");
+    run(hammer_command(dir).args(["train", one.to_str().unwrap(), "--work-dir", "one"]));
+    let two = job(dir, "two.toml", 16, 2, "");
+    let port = free_port().to_string();
+    let hammer = hammer_tests::hammer_bin();
+    let out = run(Command::new(python())
+        .current_dir(dir)
+        .args(["-m", "torch.distributed.run", "--no-python", "--nproc-per-node", "2", "--master-port", &port])
+        .arg(&hammer)
+        .args(["train", two.to_str().unwrap(), "--work-dir", "two"]));
+    assert!(stdout(&out).contains("Distributed: rank 0 of 2"), "{}", stdout(&out));
+    let diff = max_difference(&dir.join("one/epoch_2.safetensors"), &dir.join("two/epoch_2.safetensors"));
+    assert!(diff <= 1e-5, "weights differ by {diff}");
+}
+
+#[test]
+fn a_distributed_job_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Accumulation over 3 iterations: windows cross the epoch boundaries.
+    let cfg = job(dir, "job.toml", 16, 3, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("lr = 0.01\n", "lr = 0.01\n[optim]\naccumulative_counts = 3\n");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    run(&mut launch(dir, 2, &["train", cfg, "--work-dir", "straight"]));
+    // From the end of epoch 2, inside an accumulation window (iteration 40
+    // of windows of 3): each rank must resume with its own partial gradients.
+    let from = dir.join("straight/epoch_2.safetensors");
+    let from = format!("--resume={}", from.display());
+    let out = run(&mut launch(dir, 2, &["train", cfg, "--work-dir", "resumed", &from]));
+    assert!(stdout(&out).contains("Resumed from"), "{}", stdout(&out));
+    let diff = max_difference(&dir.join("straight/epoch_3.safetensors"), &dir.join("resumed/epoch_3.safetensors"));
+    assert_eq!(diff, 0.0, "a resumed distributed run must continue exactly");
+    let saved: Vec<String> = std::fs::read_dir(dir.join("straight"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors"))
+        .collect();
+    assert_eq!(saved.len(), 3, "{saved:?}");
+}
+
+/// Starts rank `rank` of 2 by hand (torchrun's variables), with its own output files.
+fn start_rank(dir: &Path, cfg: &Path, rank: usize, port: u16) -> Child {
+    let out = std::fs::File::create(dir.join(format!("rank{rank}.out"))).unwrap();
+    let err = std::fs::File::create(dir.join(format!("rank{rank}.err"))).unwrap();
+    hammer_command(dir)
+        .args(["train", cfg.to_str().unwrap(), "--work-dir", "w"])
+        .envs([("RANK", rank.to_string()), ("WORLD_SIZE", "2".into()), ("MASTER_ADDR", "127.0.0.1".into()), ("MASTER_PORT", port.to_string())])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most a minute) until rank 0 has logged a training line.
+fn wait_for_training(dir: &Path) {
+    let started = Instant::now();
+    while !std::fs::read_to_string(dir.join("rank0.out")).unwrap_or_default().contains("Epoch(train) [1]") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job did not start training");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` to end, killing it after `limit`.
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// A long job: 40 epochs of 20,000 points.
+fn long_job(dir: &Path, timeout_s: u32) -> PathBuf {
+    let cfg = job(dir, "long.toml", 16, 40, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("size = 320,", "size = 20000,").replace("timeout = 30\n", &format!("timeout = {timeout_s}\n"));
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = long_job(dir, 20);
+    let port = free_port();
+    let mut rank0 = start_rank(dir, &cfg, 0, port);
+    let mut rank1 = start_rank(dir, &cfg, 1, port);
+    wait_for_training(dir);
+    rank1.kill().unwrap(); // SIGKILL, mid-epoch
+    rank1.wait().unwrap();
+    let status = wait_at_most(&mut rank0, Duration::from_secs(45)).expect("rank 0 did not end within the timeout");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(dir.join("rank0.err")).unwrap();
+    assert!(err.contains("rank 0 of 2") && err.contains("rank 1 has stopped"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_hung_rank_fails_the_others_within_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = long_job(dir, 3);
+    let port = free_port();
+    let mut rank0 = start_rank(dir, &cfg, 0, port);
+    let mut rank1 = start_rank(dir, &cfg, 1, port);
+    wait_for_training(dir);
+    // SIGSTOP: alive, but it never answers again.
+    unsafe_signal(&rank1, "STOP");
+    let status = wait_at_most(&mut rank0, Duration::from_secs(40));
+    unsafe_signal(&rank1, "KILL");
+    let _ = rank1.wait();
+    let status = status.expect("rank 0 did not end within the timeout");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(dir.join("rank0.err")).unwrap();
+    assert!(err.contains("rank 1 has stopped"), "{err}");
+}
+
+fn unsafe_signal(child: &Child, signal: &str) {
+    let ok = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+/// The pid of `launch`'s worker of rank `rank`.
+fn worker_pid(launch: &Child, rank: usize) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", launch.id())).unwrap();
+    children
+        .split_whitespace()
+        .map(|p| p.parse::<u32>().unwrap())
+        .find(|p| {
+            let env = std::fs::read(format!("/proc/{p}/environ")).unwrap_or_default();
+            env.split(|&b| b == 0).any(|v| v == format!("RANK={rank}").as_bytes())
+        })
+        .expect("a worker of that rank")
+}
+
+#[test]
+fn a_killed_worker_stops_hammer_launch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = long_job(dir, 20);
+    let out = std::fs::File::create(dir.join("rank0.out")).unwrap();
+    let err = std::fs::File::create(dir.join("launch.err")).unwrap();
+    let mut job = launch(dir, 2, &["train", cfg.to_str().unwrap(), "--work-dir", "w"]).stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap();
+    wait_for_training(dir);
+    let pid = worker_pid(&job, 1);
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    let status = wait_at_most(&mut job, Duration::from_secs(45)).expect("launch did not end");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(dir.join("launch.err")).unwrap();
+    assert!(err.contains(&format!("rank 1 (pid {pid}) was killed by signal 9")), "{err}");
+    assert!(err.contains("the other ranks were stopped"), "{err}");
+}
+
+#[test]
+fn a_dead_rank_zero_is_named_by_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = long_job(dir, 20);
+    let port = free_port();
+    let mut rank0 = start_rank(dir, &cfg, 0, port);
+    let mut rank1 = start_rank(dir, &cfg, 1, port);
+    wait_for_training(dir);
+    rank0.kill().unwrap();
+    rank0.wait().unwrap();
+    let status = wait_at_most(&mut rank1, Duration::from_secs(45)).expect("rank 1 did not end within the timeout");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(dir.join("rank1.err")).unwrap();
+    assert!(err.contains("rank 1 of 2") && err.contains("rank 0, which serves it, has stopped"), "{err}");
+}
+
+#[test]
+fn a_bad_rendezvous_fails_fast() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = job(dir, "job.toml", 16, 1, "");
+    let started = Instant::now();
+    let out = hammer_command(dir)
+        .args(["train", cfg.to_str().unwrap(), "--work-dir", "w"])
+        .envs([("RANK", "1"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "no-such-host.invalid"), ("MASTER_PORT", "29500")])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("MASTER_ADDR `no-such-host.invalid` does not resolve"), "{err}");
+    let out = hammer_command(dir)
+        .args(["train", cfg.to_str().unwrap(), "--work-dir", "w"])
+        .envs([("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "99999")])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("MASTER_PORT = `99999` is not a port"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
