@@ -276,6 +276,20 @@ fn a_dead_rank_zero_is_named_by_the_others() {
     assert!(err.contains("rank 1 of 2") && err.contains("rank 0, which serves it, has stopped"), "{err}");
 }
 
+/// NCCL is compiled in and chosen for a CUDA model by the same code path;
+/// on this machine, without a GPU, PyTorch's ProcessGroupNCCL itself refuses.
+#[test]
+fn a_cuda_job_joins_with_nccl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = job(tmp.path(), "job.toml", 16, 1, "");
+    let out = launch(tmp.path(), 2, &["train", cfg.to_str().unwrap(), "--work-dir", "w", "--device", "cuda"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("(nccl backend, timeout 30 s)"), "{err}");
+    assert!(err.contains("ProcessGroupNCCL is only supported with GPUs, no GPUs found"), "{err}");
+    assert!(!err.contains("frame #"), "no C++ backtrace: {err}");
+}
+
 #[test]
 fn a_bad_rendezvous_fails_fast() {
     let tmp = tempfile::tempdir().unwrap();

@@ -46,6 +46,24 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend `env.dist_cfg.backend` names for a model on `device`:
+    /// `auto` is NCCL on CUDA, Gloo on the CPU.
+    ///
+    /// # Errors
+    /// NCCL for a CPU model (NCCL reduces GPU tensors only).
+    pub fn choose(name: &str, device: tch::Device) -> Result<Self> {
+        let cuda = matches!(device, tch::Device::Cuda(_));
+        match name {
+            "gloo" => Ok(Self::Gloo),
+            "nccl" if cuda => Ok(Self::Nccl),
+            "nccl" => Err(anyhow!(
+                "env.dist_cfg.backend = \"nccl\" needs env.device on CUDA (NCCL reduces GPU tensors); use \"gloo\" on the CPU"
+            )),
+            _ if cuda => Ok(Self::Nccl),
+            _ => Ok(Self::Gloo),
+        }
+    }
+
     /// The name c10d and the config use: `gloo`, `nccl`.
     pub fn name(self) -> &'static str {
         match self {
@@ -231,4 +249,34 @@ impl Drop for Group {
 /// `libhammer_nccl.so`, built beside hammer against libtorch's CUDA library.
 pub fn nccl_library() -> &'static Path {
     Path::new(option_env!("HAMMER_NCCL_LIB").unwrap_or("libhammer_nccl.so"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nccl_is_chosen_on_cuda_and_gloo_on_the_cpu() {
+        use tch::Device;
+        assert_eq!(Backend::choose("auto", Device::Cuda(1)).unwrap(), Backend::Nccl);
+        assert_eq!(Backend::choose("auto", Device::Cpu).unwrap(), Backend::Gloo);
+        assert_eq!(Backend::choose("gloo", Device::Cuda(0)).unwrap(), Backend::Gloo);
+        let err = Backend::choose("nccl", Device::Cpu).unwrap_err().to_string();
+        assert!(err.contains("needs env.device on CUDA"), "{err}");
+    }
+
+    /// NCCL is compiled in: the library loads beside libtorch's CUDA half
+    /// and exports the backend factory the bridge looks up.
+    #[test]
+    fn the_nccl_backend_library_loads() {
+        crate::cuda::load().expect("libtorch_cuda.so loads (no GPU is needed)");
+        let path = CString::new(nccl_library().to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: plain dlopen/dlsym of a library this build produced.
+        unsafe {
+            let lib = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
+            assert!(!lib.is_null(), "cannot load {}: {:?}", nccl_library().display(), CStr::from_ptr(libc::dlerror()));
+            let symbol = libc::dlsym(lib, c"hammer_nccl_backend".as_ptr());
+            assert!(!symbol.is_null());
+        }
+    }
 }

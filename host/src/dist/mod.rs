@@ -33,7 +33,7 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tch::{Device, Tensor};
 
 use crate::config::DistConfig;
@@ -54,20 +54,16 @@ impl Dist {
     /// The master address does not resolve, the rendezvous fails or times
     /// out, or the backend cannot be created.
     pub fn join(placement: Placement, cfg: &DistConfig, device: Device) -> Result<Self> {
-        let backend = match (cfg.backend.as_str(), device) {
-            ("gloo", _) => Backend::Gloo,
-            ("nccl", _) => Backend::Nccl,
-            (_, Device::Cuda(_)) => Backend::Nccl,
-            _ => Backend::Gloo,
-        };
-        if backend == Backend::Nccl && !matches!(device, Device::Cuda(_)) {
-            bail!("env.dist_cfg.backend = \"nccl\" needs env.device on CUDA (NCCL reduces GPU tensors); use \"gloo\" on CPU");
-        }
+        let backend = Backend::choose(&cfg.backend, device)?;
         let Placement { rank, world_size, ref master_addr, master_port, agent_store, .. } = placement;
         // A wrong address fails here, at once, rather than after the timeout.
         (master_addr.as_str(), master_port)
             .to_socket_addrs()
             .with_context(|| format!("MASTER_ADDR `{master_addr}` does not resolve"))?;
+        if backend == Backend::Nccl {
+            // The CUDA half of libtorch before NCCL's bridge, which needs it.
+            crate::cuda::load()?;
+        }
         let timeout = Duration::from_secs_f64(cfg.timeout);
         let group = Group::join(master_addr, master_port, (rank, world_size), agent_store, timeout, backend).with_context(|| {
             format!(
