@@ -14,6 +14,8 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export HAMMER_PYTHON := $(PYTHON)
 # The JavaScript plugin toolchain polyglot/js/setup.sh installs (the tests build with it).
 export HAMMER_JS_TOOLCHAIN := $(CACHE)/node
+# wit-bindgen, wasm-tools and the WASI adapter of the C plugins (polyglot/c/setup.sh).
+export HAMMER_C_TOOLCHAIN := $(CACHE)/tools
 # libtorch is the venv's torch package; found once it is installed.
 LIBTORCH_DIR = $(shell ls -d $(VENV)/lib/python3*/site-packages/torch 2>/dev/null)
 CARGO = LIBTORCH=$(LIBTORCH_DIR) cargo

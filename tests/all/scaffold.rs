@@ -110,3 +110,49 @@ fn scaffolded_js_plugins_build_pack_and_load() {
     assert!(log.contains("my_accuracy: "), "{log}");
     assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
 }
+
+/// The C toolchain's directory as `make setup` fills it (polyglot/c/setup.sh,
+/// `$CACHE/tools`, which the Makefile exports as `HAMMER_C_TOOLCHAIN`).
+fn c_toolchain() -> std::path::PathBuf {
+    std::env::var_os("HAMMER_C_TOOLCHAIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(&std::env::var("HOME").unwrap()).join(".cache/hammer/tools"))
+}
+
+#[test]
+fn scaffolded_c_plugins_build_pack_and_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tools = c_toolchain();
+    for tool in ["bin/wit-bindgen", "bin/wasm-tools", "lib/wasi_snapshot_preview1.reactor.wasm"] {
+        assert!(tools.join(tool).exists(), "{} is missing: run `make setup`", tools.join(tool).display());
+    }
+    let mut args = vec!["train".to_string(), String::new(), "--work-dir".into(), "w".into()];
+    for kind in ["hook", "metric", "lr-policy"] {
+        let name = format!("c-{kind}");
+        hammer_ok(tmp.path(), &["plugin", "new", &name, "--kind", kind, "--lang", "c"]);
+        let built = Command::new(tmp.path().join(&name).join("build.sh"))
+            .env("HAMMER_C_TOOLCHAIN", &tools)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(built.success(), "{name} does not build");
+        let wasm = tmp.path().join(&name).join(format!("{}.wasm", name.replace('-', "_")));
+        args.extend(["--plugin".into(), wasm.to_str().unwrap().into()]);
+    }
+    // Its README's packing step works with the manifest it was given.
+    let out = stdout(&hammer_ok(
+        &tmp.path().join("c-lr-policy"),
+        &["plugin", "pack", "c_lr_policy.wasm", "--manifest", "manifest.toml", "--out", "dist"],
+    ));
+    assert!(out.trim_end().ends_with("c_lr_policy-0.1.0.hpkg"), "{out}");
+    assert!(tmp.path().join("c-lr-policy/dist/c_lr_policy-0.1.0.hpkg").is_file());
+
+    args[1] = tiny_config(tmp.path(), "job.toml", 320, 2, "").to_str().unwrap().into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = stdout(&hammer_ok(tmp.path(), &args));
+    for loaded in ["`c_hook` (hook", "`c_metric` (metric", "`c_lr_policy` (lr-policy"] {
+        assert!(log.contains(&format!("Loaded plugin {loaded}")), "{log}");
+    }
+    assert!(log.contains("my_accuracy: "), "{log}");
+    assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
+}

@@ -21,11 +21,12 @@ pub enum PluginCommand {
         /// The world the plugin targets.
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// The language: a Rust crate on hammer's SDK, Python (componentize-py) or JavaScript (componentize-js).
+        /// The language: a Rust crate on hammer's SDK, Python (componentize-py), JavaScript
+        /// (componentize-js) or C (clang, wasi-libc, wit-bindgen, wasm-tools).
         #[arg(long, value_enum, default_value = "rust")]
         lang: LangArg,
         /// The SDK to depend on (default: the one this hammer was built with);
-        /// a Python or JavaScript plugin builds against the `wit/` beside it.
+        /// a Python, JavaScript or C plugin builds against the `wit/` beside it.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -76,6 +77,8 @@ pub enum LangArg {
     Python,
     /// JavaScript, built with componentize-js.
     Js,
+    /// C, built with clang for wasm32-wasi and wasm-tools.
+    C,
 }
 
 /// A plugin kind on the command line.
@@ -105,6 +108,7 @@ pub fn run(command: PluginCommand) -> Result<()> {
                 LangArg::Rust => scaffold::Lang::Rust,
                 LangArg::Python => scaffold::Lang::Python,
                 LangArg::Js => scaffold::Lang::Js,
+                LangArg::C => scaffold::Lang::C,
             };
             scaffold::new_plugin_in(&name, kind, lang, &sdk.unwrap_or_else(scaffold::default_sdk_path))?;
             println!("Created the {} plugin `{}`; see its README.md to build and use it.", kind.name(), name.display());

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use super::Kind;
 
+mod c;
 mod js;
 mod python;
 
@@ -19,6 +20,8 @@ pub enum Lang {
     Python,
     /// JavaScript, built with `componentize-js`.
     Js,
+    /// C, compiled by clang for wasm32-wasi and wrapped by `wasm-tools component new`.
+    C,
 }
 
 /// The WIT contract this hammer was built with (`wit/` in the repository).
@@ -43,7 +46,7 @@ pub fn new_plugin(dir: &Path, kind: Kind, sdk: &Path) -> Result<()> {
 }
 
 /// Writes a new plugin `dir` of `kind` in `lang`; a Rust crate depends on the
-/// SDK at `sdk`, a Python or JavaScript plugin builds against the WIT beside it.
+/// SDK at `sdk`, a Python, JavaScript or C plugin builds against the WIT beside it.
 ///
 /// # Errors
 /// As [`new_plugin`].
@@ -61,6 +64,9 @@ pub fn new_plugin_in(dir: &Path, kind: Kind, lang: Lang, sdk: &Path) -> Result<(
     }
     if lang == Lang::Js {
         return js::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
+    }
+    if lang == Lang::C {
+        return c::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
     }
     std::fs::create_dir_all(dir.join("src")).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |file: &str, text: String| -> Result<()> {
