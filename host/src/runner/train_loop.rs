@@ -222,10 +222,8 @@ impl Runner {
     /// Averages the gradients over the ranks of a distributed job.
     fn average_gradients(&mut self) -> Result<()> {
         let (Some(dist), Some(reducer)) = (&self.dist, &mut self.reducer) else { return Ok(()) };
-        let started = Instant::now();
-        reducer.average(dist.group()).map_err(|e| dist.explain(e))?;
-        self.timings.phase("all_reduce", started.elapsed());
-        Ok(())
+        // Its time and bytes are the reducer's own; reported at the end.
+        reducer.average(dist.group()).map_err(|e| dist.explain(e))
     }
 
     /// In a distributed job, whether any rank's hooks asked to stop: every
