@@ -66,26 +66,29 @@ fn scaffolded_python_plugins_build_and_load() {
     assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
 }
 
-/// componentize-js as `make setup` installs it (polyglot/js/setup.sh, into
-/// `$CACHE/node`, which the Makefile exports as `HAMMER_JS_TOOLCHAIN`).
-fn componentize_js() -> std::path::PathBuf {
+/// The JavaScript tools (jco, componentize-js) as `make setup` installs them
+/// (polyglot/js/setup.sh, into `$CACHE/node`, which the Makefile exports as
+/// `HAMMER_JS_TOOLCHAIN`).
+fn js_tools() -> std::path::PathBuf {
     let toolchain = std::env::var_os("HAMMER_JS_TOOLCHAIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
         std::path::Path::new(&std::env::var("HOME").unwrap()).join(".cache/hammer/node")
     });
-    toolchain.join("node_modules/.bin/componentize-js")
+    toolchain.join("node_modules/.bin")
 }
 
 #[test]
 fn scaffolded_js_plugins_build_pack_and_load() {
     let tmp = tempfile::tempdir().unwrap();
-    let componentize = componentize_js();
-    assert!(componentize.exists(), "{} is missing: run `make setup`", componentize.display());
+    let bin = js_tools();
+    for tool in ["jco", "componentize-js"] {
+        assert!(bin.join(tool).exists(), "{} is missing: run `make setup`", bin.join(tool).display());
+    }
     let mut args = vec!["train".to_string(), String::new(), "--work-dir".into(), "w".into()];
     for kind in ["hook", "metric", "lr-policy"] {
         let name = format!("js-{kind}");
         hammer_ok(tmp.path(), &["plugin", "new", &name, "--kind", kind, "--lang", "js"]);
         let built = Command::new(tmp.path().join(&name).join("build.sh"))
-            .env("COMPONENTIZE_JS", &componentize)
+            .env("NODE_BIN", &bin)
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap();

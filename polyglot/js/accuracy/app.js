@@ -6,14 +6,17 @@
 // computed in the host (`argmax`, `eq`, `sum`, `numel`); no tensor is copied
 // into the plugin. Reported as `accuracy`.
 //
-// componentize-js turns a thrown string into the call's `err` (any other
-// thrown value traps); a host method that returns `err` throws an error whose
-// `payload` is the host's message, which passes through the same way.
+// Written for both engines polyglot/js/build.sh can embed: 64-bit integers
+// arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
+// `Number(...)`), and an absent option is `undefined` or `null` (hence
+// `== null`). Both turn a thrown string into the call's `err`; any other
+// thrown value traps. A host method that returns `err` throws, and that
+// error passes through as this call's `err`.
 
 // The plugin's state: the module lives as long as the plugin's instance.
 const s = { correct: 0.0, total: 0.0 };
 
-// A shape (`list<u64>`, a BigUint64Array) as Python prints a list: `[1000, 2]`.
+// A shape (`list<u64>`) as Python prints a list: `[1000, 2]`.
 const show = (shape) => `[${Array.from(shape).join(', ')}]`;
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -54,9 +57,9 @@ export const metric = {
         if (!oneHot && !same(targetShape, [shape[0]])) {
             throw `accuracy needs targets of shape [${shape[0]}] or ${show(shape)}, found ${show(targetShape)}`;
         }
-        using(output.argmax(1n), (predicted) => {
+        using(output.argmax(1), (predicted) => {
             if (oneHot) {
-                using(targets.argmax(1n), (labels) => using(predicted.eq(labels), count));
+                using(targets.argmax(1), (labels) => using(predicted.eq(labels), count));
             } else {
                 using(predicted.eq(targets), count);
             }

@@ -8,8 +8,11 @@
 // to step at) is saved in checkpoints, in the same 24 bytes as the Python
 // `cosine`, so a resumed run continues exactly.
 //
-// componentize-js turns a thrown string into the call's `err` (any other
-// thrown value traps).
+// Written for both engines polyglot/js/build.sh can embed: 64-bit integers
+// arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
+// `Number(...)`), and an absent option is `undefined` or `null` (hence
+// `== null`). Both turn a thrown string into the call's `err`; any other
+// thrown value traps.
 
 const MAGIC = [0x48, 0x50, 0x43, 0x4f]; // "HPCO"
 const VERSION = 1;
@@ -38,7 +41,7 @@ export const lrPolicy = {
                 throw `unknown option \`${key}\` (valid: ${KNOWN.join(', ')})`;
             }
             if (key === 'T_max') {
-                if (v.tag !== 'integer' || v.val < 1n) {
+                if (v.tag !== 'integer' || Number(v.val) < 1) {
                     throw 'option `T_max` must be an integer >= 1';
                 }
                 s.tMax = Number(v.val);
@@ -64,7 +67,7 @@ export const lrPolicy = {
             s.lastStep += 1;
             lr = value(lr);
         }
-        return { lr, momentum: undefined };
+        return { lr, momentum: null };
     },
 
     // MAGIC, then little-endian u32 version, i64 last step, u64 next epoch.

@@ -2,7 +2,8 @@
 // first `before-train` it tries to read `/etc/hostname` and logs
 // `read_file: denied (...)` or `read_file: ALLOWED`.
 //
-// componentize-js gives JavaScript no file API of its own, so the probe reads
+// Neither engine polyglot/js/build.sh can embed (QuickJS, SpiderMonkey)
+// gives JavaScript a file API of its own, so the probe reads
 // through WASI's file system (its world, `world.wit`, imports the preopens),
 // resolving the path as wasi-libc's `open` does for C and Python: the
 // preopened directory whose guest path is the longest prefix of it, then the
@@ -26,17 +27,27 @@ function readFile(path) {
         throw new Error(`no preopened directory holds ${path}`);
     }
     const file = best.dir.openAt({ symlinkFollow: true }, path.slice(best.prefix.length), {}, { read: true });
-    const chunks = [];
-    let offset = 0n;
-    for (;;) {
-        const [data, end] = file.read(4096n, offset);
-        chunks.push(data);
-        offset += BigInt(data.length);
-        if (end || data.length === 0) {
-            break;
+    try {
+        let size = 0;
+        for (;;) {
+            const [data, end] = file.read(4096, size);
+            size += data.length;
+            if (end || data.length === 0) {
+                return size;
+            }
         }
+    } finally {
+        file[Symbol.dispose]();
     }
-    return chunks.map((c) => new TextDecoder().decode(c)).join('');
+}
+
+// A WASI call that fails throws its error code: as a string (QuickJS), or
+// as the `payload` of an error (SpiderMonkey).
+function describe(e) {
+    if (typeof e === 'string') {
+        return `error code ${e}`;
+    }
+    return e.payload !== undefined ? `error code ${e.payload}` : `${e.name}: ${e.message}`;
 }
 
 function tryRead() {
@@ -44,9 +55,7 @@ function tryRead() {
         readFile(PATH);
         log('info', 'read_file: ALLOWED');
     } catch (e) {
-        // A WASI error is thrown with its error code as `payload` (`access`, `no-entry`, ...).
-        const why = e && e.payload !== undefined ? `error code ${e.payload}` : e.message;
-        log('info', `read_file: denied (${e.name}: ${why})`);
+        log('info', `read_file: denied (${describe(e)})`);
     }
 }
 

@@ -7,8 +7,11 @@
 // running mean. The running mean and its count are saved in checkpoints, in
 // the same 24 bytes as the Python `spike`.
 //
-// componentize-js turns a thrown string into the call's `err` (any other
-// thrown value traps).
+// Written for both engines polyglot/js/build.sh can embed: 64-bit integers
+// arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
+// `Number(...)`), and an absent option is `undefined` or `null` (hence
+// `== null`). Both turn a thrown string into the call's `err`; any other
+// thrown value traps.
 
 import { scalar, emitScalar, requestStop } from 'hammer:plugin/host@0.1.0';
 
@@ -60,7 +63,7 @@ export const hook = {
 
     onPhase(info) {
         const loss = scalar('loss');
-        if (loss === undefined) {
+        if (loss == null) {
             return;
         }
         if (!Number.isFinite(loss)) {

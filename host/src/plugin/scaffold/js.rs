@@ -1,5 +1,11 @@
 //! `hammer plugin new NAME --kind ... --lang js`: a JavaScript plugin built
-//! with `componentize-js` against hammer's WIT, with a manifest to pack it.
+//! against hammer's WIT, with a manifest to pack it.
+//!
+//! Hooks and learning-rate policies embed QuickJS (`jco componentize
+//! --backend qjs`, synchronous runtime): small components, cheap calls.
+//! Metrics embed SpiderMonkey (`componentize-js`), as hammer's own
+//! `polyglot/js/accuracy` does: componentize-qjs 0.4.5 does not release the
+//! borrowed tensor handles a metric receives, which wasmtime traps on.
 
 use std::path::Path;
 
@@ -8,8 +14,10 @@ use anyhow::{Context, Result};
 use super::Kind;
 use crate::plugin::runtime::INTERFACE_VERSION;
 
-/// The componentize-js the scaffold's `package.json` pins: the version hammer's
-/// own JavaScript plugins are built and tested with (`polyglot/js/`).
+/// The toolchain the scaffold's `package.json` pins: the versions hammer's own
+/// JavaScript plugins are built and tested with (`polyglot/js/package.json`).
+const JCO: &str = "1.35.0";
+/// See [`JCO`].
 const COMPONENTIZE_JS: &str = "0.23.0";
 
 /// Writes `app.js`, `build.sh`, `package.json`, `manifest.toml` and a README into `dir`.
@@ -50,20 +58,27 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
 
 fn build_sh(name: &str, kind: Kind, wit: &Path) -> String {
     let world = format!("{}-plugin", kind.name());
+    let command = if kind == Kind::Metric {
+        format!(
+            "# SpiderMonkey (componentize-js), without its `fetch`, whose `wasi:http`\n\
+             # imports hammer does not provide.\n\
+             \"$BIN/componentize-js\" app.js --wit \"$WIT\" --world-name {world} --disable http fetch-event -o {name}.wasm"
+        )
+    } else {
+        format!(
+            "# QuickJS (jco's qjs backend), with the synchronous runtime hammer runs.\n\
+             \"$BIN/jco\" componentize app.js --wit \"$WIT\" --world-name {world} --backend qjs --backend-qjs-disable-async \\\n    -o {name}.wasm"
+        )
+    };
     format!(
         r#"#!/usr/bin/env bash
-# Builds {name}.wasm from app.js with componentize-js: $COMPONENTIZE_JS if set,
-# else ./node_modules/.bin/componentize-js (`npm install`), else componentize-js
-# on PATH. `--disable http fetch-event` leaves out the engine's `fetch`, whose
-# `wasi:http` imports hammer does not provide.
+# Builds {name}.wasm from app.js with the tools `npm install` puts into
+# node_modules/.bin (or those in $NODE_BIN).
 set -euo pipefail
 cd "$(dirname "$0")"
 WIT="${{HAMMER_WIT:-{wit}}}"
-CJS="${{COMPONENTIZE_JS:-}}"
-if [[ -z "$CJS" ]]; then
-    if [[ -x node_modules/.bin/componentize-js ]]; then CJS=node_modules/.bin/componentize-js; else CJS=componentize-js; fi
-fi
-"$CJS" app.js --wit "$WIT" --world-name {world} --disable http fetch-event -o {name}.wasm
+BIN="${{NODE_BIN:-node_modules/.bin}}"
+{command}
 "#,
         wit = wit.display(),
     )
@@ -81,6 +96,7 @@ fn package_json(name: &str) -> String {
   "scripts": {{ "build": "./build.sh" }},
   "devDependencies": {{
     "@bytecodealliance/componentize-js": "{COMPONENTIZE_JS}",
+    "@bytecodealliance/jco": "{JCO}",
     "@bytecodealliance/preview2-shim": "0.25.0"
   }}
 }}
@@ -90,19 +106,27 @@ fn package_json(name: &str) -> String {
 }
 
 fn readme(name: &str, kind: Kind) -> String {
+    let engine = if kind == Kind::Metric {
+        "SpiderMonkey, through [componentize-js](https://www.npmjs.com/package/@bytecodealliance/componentize-js) \
+         (a component of about 12 MB; QuickJS's runtime does not yet release the borrowed tensor handles \
+         a metric receives)"
+    } else {
+        "QuickJS, through [jco](https://www.npmjs.com/package/@bytecodealliance/jco)'s `qjs` backend \
+         (a component of about 1.6 MB, and calls a few times cheaper than SpiderMonkey's)"
+    };
     format!(
         r#"# {name}
 
-A hammer {kind} plugin in JavaScript, built against `hammer:plugin@{INTERFACE_VERSION}` with
-[componentize-js](https://www.npmjs.com/package/@bytecodealliance/componentize-js) (Node.js 18+):
+A hammer {kind} plugin in JavaScript, built against `hammer:plugin@{INTERFACE_VERSION}`; the
+component embeds {engine}. With Node.js 18+:
 
 ```sh
-npm install       # componentize-js, into node_modules/
-./build.sh        # writes {name}.wasm (about 12 MB: it embeds the SpiderMonkey engine)
+npm install       # jco and componentize-js, into node_modules/
+./build.sh        # writes {name}.wasm
 hammer train CONFIG --plugin {name}.wasm
 ```
 
-hammer compiles the component once (several seconds) and then loads it from its cache.
+hammer compiles the component once and then loads it from its cache.
 
 To share it, pack the component and `manifest.toml` (name, version, kind, the options
 `setup` reads) into one bundle, then install that anywhere:
@@ -116,8 +140,10 @@ Writing it:
 - The exports are the WIT interface's functions in camelCase (`onPhase`, `saveState`), on
   an exported object named after the interface (`hook`, `metric`, `lrPolicy`); imports
   come from `hammer:plugin/host@{INTERFACE_VERSION}`.
-- WIT `u64`/`s64` values are `BigInt`s (`info.iter`, an `integer` option's `val`,
-  `argmax(1n)`); enums are strings (`'after-train-iter'`, `'info'`).
+- WIT `u64`/`s64` values are numbers with QuickJS and `BigInt`s with SpiderMonkey
+  (`info.iter`, an `integer` option's `val`): `Number(...)` works with both. An absent
+  `option` is `null` (QuickJS) or `undefined` (SpiderMonkey): test it with `== null`.
+  Enums are strings (`'after-train-iter'`, `'info'`).
 - Return an error by throwing a *string*: it becomes the call's `err`, named in hammer's
   message. Any other thrown value (an `Error`) traps the plugin.
 - Module-level variables keep their values from call to call: that is the plugin's state.
@@ -147,7 +173,7 @@ const HOOK: &str = r#"//
 import { log, scalar } from 'hammer:plugin/host@0.1.0';
 
 // The plugin's state: module-level variables live as long as the plugin.
-let every = 100n;
+let every = 100;
 
 export const hook = {
     setup(options) {
@@ -155,16 +181,17 @@ export const hook = {
             if (key !== 'every' || value.tag !== 'integer') {
                 throw `unknown or mistyped option \`${key}\` (the plugin takes \`every\`, an integer)`;
             }
-            every = value.val > 1n ? value.val : 1n;
+            every = Math.max(1, Number(value.val));
         }
         return ['after-train-iter'];
     },
 
     onPhase(info) {
-        if ((info.iter + 1n) % every === 0n) {
+        const iter = Number(info.iter) + 1;
+        if (iter % every === 0) {
             const loss = scalar('loss');
-            if (loss !== undefined) {
-                log('info', `iteration ${info.iter + 1n}: loss ${loss.toFixed(4)}`);
+            if (loss != null) {
+                log('info', `iteration ${iter}: loss ${loss.toFixed(4)}`);
             }
         }
     },
@@ -198,7 +225,7 @@ export const metric = {
     },
 
     process(output, targets, _loss) {
-        const predicted = output.argmax(1n);
+        const predicted = output.argmax(1);
         try {
             const hits = predicted.eq(targets);
             try {
@@ -241,7 +268,7 @@ export const lrPolicy = {
     },
 
     step(info, lr, momentum) {
-        const newEpoch = info.innerIter === 0n && info.epoch > 0;
+        const newEpoch = Number(info.innerIter) === 0 && info.epoch > 0;
         return { lr: newEpoch ? lr * gamma : lr, momentum };
     },
 
