@@ -1,4 +1,4 @@
-"""PyTorch reference for hammer's optimizer tests (host/src/optim/tests.rs).
+"""PyTorch reference for hammer's optimizer tests (host/src/optim/tests/pytorch.rs).
 
 Usage: python torch_reference.py INPUTS.safetensors CASES.json OUTPUTS.safetensors
 
