@@ -52,7 +52,7 @@ test: build
 	$(CARGO) test --workspace
 
 bench: build
-	PATH=$(VENV)/bin:$$PATH bench/run.sh
+	PATH=$(VENV)/bin:$$PATH CACHE=$(CACHE) VENV=$(VENV) bench/run.sh
 
 clean-cache:
 	rm -rf $(CACHE)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`, in three parts (BENCH_PARTS, default "tutorial plugins data").
+# `make bench`, in four parts (BENCH_PARTS, default "tutorial plugins data
+# polyglot").
 #
 # Part "tutorial": the tutorial job (configs/tutorial.toml) run four ways,
 # one thread each, timed as whole processes (start-up included):
@@ -42,6 +43,22 @@
 #     against PyTorch eager (bench/step_torch.py); ms/step.
 # bench/summarize_data.py writes bench/results/data.{json,md}.
 #
+# Part "polyglot": what a plugin costs in each language. The languages are
+# rust (the first-party plugins/accuracy.wasm and plugins/lr.wasm, and
+# tests/guests' misbehave doing nothing as the hook: a no-op, the floor) and
+# every polyglot/<lang>/out/ holding components (an out-<variant>/ directory,
+# such as polyglot/js/out-spidermonkey/ from `JS_ENGINE=spidermonkey
+# polyglot/js/build.sh`, counts as language <lang>-<variant>). For each:
+#   - host/examples/plugin_bench.rs on its hook (spike), metric (accuracy)
+#     and lr policy (cosine, T_max = 10), cold and cached as in part
+#     "plugins": component size, compile, cached load, link + instantiate +
+#     setup, and the cost of one call per phase;
+#   - the tutorial job with the language's hook added (`--plugin`) against
+#     the job as it is, BENCH_POLYGLOT_ROUNDS rounds back to back (default 5),
+#     in reverse order every other round; hammer's own per-extension timing
+#     of the hook is read from each log.
+# bench/summarize_polyglot.py writes bench/results/polyglot.{json,md}.
+#
 # hammer's compile cache (in HAMMER_HOME, default ~/.hammer) is filled
 # before the timed runs: the jobs measure a start-up that reads compiled
 # plugins from it. plugin_bench uses temporary homes of its own.
@@ -49,7 +66,7 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_PLUGIN_ROUNDS (rounds of the
 # plugins/no-plugins pair, default BENCH_ROUNDS), BENCH_WARMUP (untimed runs
 # of each before the rounds, default 1), BENCH_PARTS, CARGO_TARGET_DIR,
-# HAMMER_PYTHON, LIBTORCH (defaults: those of the Makefile); for part "data":
+# HAMMER_PYTHON, LIBTORCH, CACHE (defaults: those of the Makefile); for part "data":
 # BENCH_DATA_EPOCHS (timed epochs, default 5), BENCH_STEPS (timed steps,
 # default 20), BENCH_CACHE (where the image folder is kept, default
 # ~/.cache/hammer/bench).
@@ -58,13 +75,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO="$PWD"
 
-CACHE="${HOME}/.cache/hammer"
+CACHE="${CACHE:-${HOME}/.cache/hammer}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 PY="${HAMMER_PYTHON:-$CACHE/venv/bin/python}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
-PARTS="${BENCH_PARTS:-tutorial plugins data}"
+PARTS="${BENCH_PARTS:-tutorial plugins data polyglot}"
+POLYGLOT_ROUNDS="${BENCH_POLYGLOT_ROUNDS:-5}"
 DATA_EPOCHS="${BENCH_DATA_EPOCHS:-5}"
 STEPS="${BENCH_STEPS:-20}"
 BENCH_CACHE="${BENCH_CACHE:-$CACHE/bench}"
@@ -75,18 +93,21 @@ DATA_BENCH="$CARGO_TARGET_DIR/debug/examples/data_bench"
 STEP_BENCH="$CARGO_TARGET_DIR/debug/examples/step_bench"
 CONFIG=configs/tutorial.toml
 THREADS=1
+# Part polyglot: each language's hook, by language.
+declare -A HOOK=()
 
 die() { echo "bench: $*" >&2; exit 1; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ "$PLUGIN_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PLUGIN_ROUNDS must be a positive integer, not '$PLUGIN_ROUNDS'"
+[[ "$POLYGLOT_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_POLYGLOT_ROUNDS must be a positive integer, not '$POLYGLOT_ROUNDS'"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer, not '$WARMUP'"
 [[ "$DATA_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DATA_EPOCHS must be a positive integer, not '$DATA_EPOCHS'"
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STEPS must be a positive integer, not '$STEPS'"
 for part in $PARTS; do
-    [[ "$part" == tutorial || "$part" == plugins || "$part" == data ]] \
-        || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins, data)"
+    [[ "$part" == tutorial || "$part" == plugins || "$part" == data || "$part" == polyglot ]] \
+        || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins, data, polyglot)"
 done
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ -x "$PY" ]] || die "no Python at $PY (run \`make setup\`, or set HAMMER_PYTHON)"
@@ -111,10 +132,14 @@ if want tutorial; then
     echo "bench: building bench/tch-loop" >&2
     cargo build --quiet --locked --manifest-path bench/tch-loop/Cargo.toml
 fi
-if want plugins; then
+if want plugins || want polyglot; then
     echo "bench: building tests/guests and host/examples/plugin_bench.rs" >&2
     tests/guests/build.sh
     cargo build --quiet --example plugin_bench -p hammer
+fi
+if want polyglot; then
+    echo "bench: building the plugins of polyglot/ (polyglot/build.sh)" >&2
+    CACHE="$CACHE" polyglot/build.sh >/dev/null
 fi
 if want data; then
     echo "bench: building host/examples/data_bench.rs and step_bench.rs" >&2
@@ -190,6 +215,11 @@ run_one() {
                     --cfg-options "env.num_threads=$THREADS" ;;
         no-plugins) run_timed "$tool" "$round" "$work" "$HAMMER" train "$NO_PLUGINS" --work-dir "$work" \
                     --cfg-options "env.num_threads=$THREADS" ;;
+        # Part polyglot: the tutorial job as it is, and with language L's hook.
+        without-hook) run_timed "$tool" "$round" "$work" "$HAMMER" train "$CONFIG" --work-dir "$work" \
+                    --cfg-options "env.num_threads=$THREADS" ;;
+        hook-*) run_timed "$tool" "$round" "$work" "$HAMMER" train "$CONFIG" --plugin "${HOOK[${tool#hook-}]}" \
+                    --work-dir "$work" --cfg-options "env.num_threads=$THREADS" ;;
         *) die "unknown tool $tool" ;;
     esac
 }
@@ -294,4 +324,62 @@ if want data; then
     done
     "$PY" bench/summarize_data.py "$DB" bench/results --load-before "$load_before" \
         --images-desc "1000 JPEGs (10 classes × 100, 160×120, quality 90, generated by bench/make_image_folder.py)"
+fi
+
+if want polyglot; then
+    echo "bench: part polyglot (load average $(loadavg))" >&2
+    load_before="$(loadavg)"
+    PG="$TMP/polyglot"
+    mkdir -p "$PG"
+    # lang, role, component, options: one line per plugin measured.
+    LANGS="$PG/languages.tsv"
+    printf 'lang\trole\tcomponent\toptions\n' >"$LANGS"
+    add_plugin() { printf '%s\t%s\t%s\t%s\n' "$@" >>"$LANGS"; }
+    add_plugin rust hook tests/guests/out/misbehave.wasm '{"action": "nothing"}'
+    add_plugin rust metric plugins/accuracy.wasm '{}'
+    add_plugin rust lr-policy plugins/lr.wasm '{"type": "CosineAnnealingLR", "by_epoch": true, "T_max": 10}'
+    HOOK[rust]=tests/guests/out/misbehave.wasm
+    for dir in polyglot/*/out polyglot/*/out-*; do
+        [[ -d "$dir" ]] || continue
+        lang="$(basename "$(dirname "$dir")")"
+        variant="$(basename "$dir")"
+        if [[ "$variant" != out ]]; then lang="$lang-${variant#out-}"; fi
+        if [[ -f "$dir/spike.wasm" ]]; then
+            add_plugin "$lang" hook "$dir/spike.wasm" '{}'
+            HOOK[$lang]="$dir/spike.wasm"
+        fi
+        if [[ -f "$dir/accuracy.wasm" ]]; then add_plugin "$lang" metric "$dir/accuracy.wasm" '{}'; fi
+        if [[ -f "$dir/cosine.wasm" ]]; then add_plugin "$lang" lr-policy "$dir/cosine.wasm" '{"T_max": 10}'; fi
+    done
+    echo "bench: languages: ${!HOOK[*]}" >&2
+
+    # Fewer calls than part "plugins": a Python or JavaScript call costs
+    # tens of microseconds.
+    while IFS=$'\t' read -r lang role wasm options; do
+        for mode in cold cached; do
+            flags=(--home "$PG/home-$lang-$role" --options "$options" --out "$PG/$lang-$role-$mode.json"
+                --calls 20000 --metric-calls 2000 --reps 5 --warmup 500)
+            [[ "$mode" == cold ]] && flags+=(--cold)
+            if ! "$PLUGIN_BENCH" "$wasm" "${flags[@]}" >"$PG/$lang-$role-$mode.log" 2>&1; then
+                tail -n 30 "$PG/$lang-$role-$mode.log" >&2
+                die "plugin_bench failed for $lang $role ($mode)"
+            fi
+        done
+        echo "bench: plugin_bench $lang $role done" >&2
+    done < <(tail -n +2 "$LANGS")
+
+    # Each hook's compiled form into hammer's cache before the timed jobs.
+    tools=(without-hook)
+    for lang in "${!HOOK[@]}"; do
+        "$HAMMER" train "$CONFIG" --plugin "${HOOK[$lang]}" --work-dir "$TMP/prime-$lang" \
+            --cfg-options "env.num_threads=$THREADS" train_cfg.max_epochs=1 >"$TMP/prime-$lang.log" 2>&1 \
+            || { tail -n 30 "$TMP/prime-$lang.log" >&2; die "a short run with ${HOOK[$lang]} failed"; }
+        rm -rf "$TMP/prime-$lang"
+        tools+=("hook-$lang")
+    done
+    RUNS="$TMP/polyglot-runs.tsv"
+    printf 'tool\tround\twall_s\tlog\tcpu_s\n' >"$RUNS"
+    run_rounds "$POLYGLOT_ROUNDS" "${tools[@]}"
+    "$PY" bench/summarize_polyglot.py "$RUNS" "$LANGS" "$PG" bench/results --threads "$THREADS" \
+        --config "$CONFIG" --load-before "$load_before"
 fi
