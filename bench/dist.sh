@@ -8,6 +8,9 @@
 #   1 process:   hammer train      (global batch 64)
 #   2 processes: hammer launch -n2 (global batch 128)
 #
+# and, for scale, PyTorch's DDP on the same model and batch
+# (bench/dist_torch.py, alone and under torchrun).
+#
 # Each configuration runs BENCH_DIST_ROUNDS times (default 3), alternating;
 # bench/summarize_dist.py reads each run's log — "Training finished in" (the
 # loop, without start-up) and the "All-reduce:" line (time and bytes per
@@ -67,15 +70,19 @@ LOAD_BEFORE="$(loadavg)"
 LOGS="$TMP/logs"
 mkdir -p "$LOGS"
 for ((r = 1; r <= ROUNDS; r++)); do
-    for procs in 1 2; do
-        log="$LOGS/procs$procs-round$r.log"
-        if ((procs == 1)); then
-            "$HAMMER" train "$CFG" --work-dir "$TMP/w1-$r" >"$log" 2>&1
-        else
-            "$HAMMER" launch --nproc-per-node 2 --master-port "$(free_port)" \
-                train "$CFG" --work-dir "$TMP/w2-$r" >"$log" 2>&1
-        fi || { tail -n 30 "$log" >&2; echo "bench: $procs process(es), round $r failed" >&2; exit 1; }
-        echo "bench: dist, $procs process(es), round $r: $(grep -o 'Training finished in [0-9.]* s' "$log")" >&2
+    for tool in hammer torch; do
+        for procs in 1 2; do
+            log="$LOGS/$tool-procs$procs-round$r.log"
+            case "$tool-$procs" in
+                hammer-1) "$HAMMER" train "$CFG" --work-dir "$TMP/w1-$r" ;;
+                hammer-2) "$HAMMER" launch --nproc-per-node 2 --master-port "$(free_port)" \
+                              train "$CFG" --work-dir "$TMP/w2-$r" ;;
+                torch-1) "$PY" bench/dist_torch.py --iters "$ITERS" ;;
+                torch-2) "$PY" -m torch.distributed.run --nproc-per-node 2 --master-port "$(free_port)" \
+                              bench/dist_torch.py --iters "$ITERS" ;;
+            esac >"$log" 2>&1 || { tail -n 30 "$log" >&2; echo "bench: $tool, $procs process(es), round $r failed" >&2; exit 1; }
+            echo "bench: dist, $tool, $procs process(es), round $r: $(grep -o 'Training finished in [0-9.]* s' "$log")" >&2
+        done
     done
 done
 "$PY" bench/summarize_dist.py "$LOGS" bench/results --iters "$ITERS" --load-before "$LOAD_BEFORE"

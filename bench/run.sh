@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`, in four parts (BENCH_PARTS, default "tutorial plugins data
-# polyglot").
+# `make bench`, in five parts (BENCH_PARTS, default "tutorial plugins data
+# polyglot dist").
 #
 # Part "tutorial": the tutorial job (configs/tutorial.toml) run four ways,
 # one thread each, timed as whole processes (start-up included):
@@ -59,6 +59,11 @@
 #     of the hook is read from each log.
 # bench/summarize_polyglot.py writes bench/results/polyglot.{json,md}.
 #
+# Part "dist": data-parallel training with 1 and 2 processes on a
+# 9.45M-parameter MLP (bench/dist.sh, BENCH_DIST_ROUNDS, BENCH_DIST_ITERS):
+# throughput, all-reduce time and bytes per step against the model's size;
+# bench/summarize_dist.py writes bench/results/dist.{json,md}.
+#
 # hammer's compile cache (in HAMMER_HOME, default ~/.hammer) is filled
 # before the timed runs: the jobs measure a start-up that reads compiled
 # plugins from it. plugin_bench uses temporary homes of its own.
@@ -81,7 +86,7 @@ PY="${HAMMER_PYTHON:-$CACHE/venv/bin/python}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
-PARTS="${BENCH_PARTS:-tutorial plugins data polyglot}"
+PARTS="${BENCH_PARTS:-tutorial plugins data polyglot dist}"
 POLYGLOT_ROUNDS="${BENCH_POLYGLOT_ROUNDS:-5}"
 DATA_EPOCHS="${BENCH_DATA_EPOCHS:-5}"
 STEPS="${BENCH_STEPS:-20}"
@@ -106,8 +111,8 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 [[ "$DATA_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DATA_EPOCHS must be a positive integer, not '$DATA_EPOCHS'"
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STEPS must be a positive integer, not '$STEPS'"
 for part in $PARTS; do
-    [[ "$part" == tutorial || "$part" == plugins || "$part" == data || "$part" == polyglot ]] \
-        || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins, data, polyglot)"
+    [[ "$part" == tutorial || "$part" == plugins || "$part" == data || "$part" == polyglot || "$part" == dist ]] \
+        || die "unknown part '$part' in BENCH_PARTS (tutorial, plugins, data, polyglot, dist)"
 done
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ -x "$PY" ]] || die "no Python at $PY (run \`make setup\`, or set HAMMER_PYTHON)"
@@ -382,4 +387,9 @@ if want polyglot; then
     run_rounds "$POLYGLOT_ROUNDS" "${tools[@]}"
     "$PY" bench/summarize_polyglot.py "$RUNS" "$LANGS" "$PG" bench/results --threads "$THREADS" \
         --config "$CONFIG" --load-before "$load_before"
+fi
+
+if want dist; then
+    echo "bench: part dist (load average $(loadavg))" >&2
+    HAMMER="$HAMMER" PY="$PY" bench/dist.sh
 fi
