@@ -8,7 +8,6 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::Kind;
-use crate::plugin::runtime::INTERFACE_VERSION;
 
 /// Writes `plugin.c`, `build.sh`, `manifest.toml`, a README and a `.gitignore` into `dir`.
 pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()> {
@@ -39,7 +38,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot make `{}` executable", script.display()))?;
     }
-    write("manifest.toml", manifest(name, kind))?;
+    write("manifest.toml", super::manifest(name, kind, "C"))?;
     write("README.md", README.replace("@NAME@", name).replace("@KIND@", kind.name()))?;
     write(".gitignore", "/build/\n/*.wasm\n/dist/\n".into())?;
     Ok(())
@@ -47,19 +46,6 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
 
 /// What `hammer plugin pack` puts beside the component: the plugin's name,
 /// kind, interface version and the schema of the options its `plugin.c` reads.
-fn manifest(name: &str, kind: Kind) -> String {
-    let option = match kind {
-        Kind::Hook => "\n[options.every]\ntype = \"integer\"\ndefault = 100\ndoc = \"Log the loss every N training iterations.\"\n",
-        Kind::Metric => "",
-        Kind::LrPolicy => "\n[options.gamma]\ntype = \"float\"\ndefault = 0.9\ndoc = \"The lr's factor at each new epoch.\"\n",
-    };
-    format!(
-        "# The bundle's manifest (`hammer plugin pack`, see README.md).\nname = \"{name}\"\nversion = \"0.1.0\"\n\
-         kind = \"{kind}\"\ninterface = \"{INTERFACE_VERSION}\"\ndescription = \"A hammer {kind} plugin in C\"\n{option}",
-        kind = kind.name()
-    )
-}
-
 /// The top of every `plugin.c`, after its description: ownership rules and
 /// the helper every kind uses.
 const COMMON: &str = r#" *

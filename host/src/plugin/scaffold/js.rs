@@ -27,10 +27,10 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
         let path = dir.join(file);
         std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))
     };
-    let (app, options) = match kind {
-        Kind::Hook => (HOOK, HOOK_OPTIONS),
-        Kind::Metric => (METRIC, ""),
-        Kind::LrPolicy => (LR_POLICY, LR_POLICY_OPTIONS),
+    let app = match kind {
+        Kind::Hook => HOOK,
+        Kind::Metric => METRIC,
+        Kind::LrPolicy => LR_POLICY,
     };
     write("app.js", format!("// `{name}`: a hammer {} plugin in JavaScript.\n{app}", kind.name()))?;
     write("build.sh", build_sh(name, kind, wit))?;
@@ -42,15 +42,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
             .with_context(|| format!("cannot make `{}` executable", script.display()))?;
     }
     write("package.json", package_json(name))?;
-    write(
-        "manifest.toml",
-        format!(
-            "# What `hammer plugin pack` puts beside the component (see the README).\n\
-             name = \"{name}\"\nversion = \"0.1.0\"\nkind = \"{kind}\"\ninterface = \"{INTERFACE_VERSION}\"\n\
-             description = \"A hammer {kind} plugin in JavaScript\"\n{options}",
-            kind = kind.name()
-        ),
-    )?;
+    write("manifest.toml", super::manifest(name, kind, "JavaScript"))?;
     write("README.md", readme(name, kind))?;
     write(".gitignore", "/node_modules\n/*.wasm\n/dist\n".into())?;
     Ok(())
@@ -152,20 +144,6 @@ Writing it:
         kind = kind.name()
     )
 }
-
-const HOOK_OPTIONS: &str = r#"
-[options.every]
-type = "integer"
-default = 100
-doc = "Log the loss every this many training iterations."
-"#;
-
-const LR_POLICY_OPTIONS: &str = r#"
-[options.gamma]
-type = "float"
-default = 0.9
-doc = "The factor the lr is multiplied by at the start of every epoch."
-"#;
 
 const HOOK: &str = r#"//
 // Called after every training iteration; logs the loss every `every` iterations.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::Kind;
+use crate::plugin::runtime::INTERFACE_VERSION;
 
 mod c;
 mod js;
@@ -75,9 +76,32 @@ pub fn new_plugin_in(dir: &Path, kind: Kind, lang: Lang, sdk: &Path) -> Result<(
     };
     write("Cargo.toml", cargo_toml(name, kind, sdk))?;
     write("src/lib.rs", lib_rs(&crate_name, kind))?;
+    write("manifest.toml", manifest(&crate_name, kind, "Rust"))?;
     write("README.md", readme(name, &crate_name, kind))?;
     write(".gitignore", "/target\n".into())?;
     Ok(())
+}
+
+/// The bundle manifest every scaffolded plugin starts with (`hammer plugin
+/// pack COMPONENT --manifest manifest.toml`): its name, version 0.1.0, kind,
+/// the interface it was written against, and the schema of the options the
+/// scaffolded code reads (the same in every language).
+pub(super) fn manifest(name: &str, kind: Kind, language: &str) -> String {
+    let options = match kind {
+        Kind::Hook => {
+            "\n[options.every]\ntype = \"integer\"\ndefault = 100\ndoc = \"Log the loss every this many training iterations.\"\n"
+        }
+        Kind::Metric => "",
+        Kind::LrPolicy => {
+            "\n[options.gamma]\ntype = \"float\"\ndefault = 0.9\ndoc = \"The factor the lr is multiplied by at the start of every epoch.\"\n"
+        }
+    };
+    format!(
+        "# What `hammer plugin pack` puts beside the component (see the README).\nname = \"{name}\"\n\
+         version = \"0.1.0\"\nkind = \"{kind}\"\ninterface = \"{INTERFACE_VERSION}\"\n\
+         description = \"A hammer {kind} plugin in {language}\"\n{options}",
+        kind = kind.name()
+    )
 }
 
 fn cargo_toml(name: &str, kind: Kind, sdk: &Path) -> String {
@@ -240,6 +264,15 @@ on_error = "abort"      # or "disable"
 timeout_ms = 1000
 memory_mb = 256
 options = {{ }}         # what `setup` reads
+```
+
+To share it, pack the component with `manifest.toml` (name, version, kind, the options'
+schema) into one verifiable bundle:
+
+```sh
+cp target/wasm32-wasip2/release/{crate_name}.wasm .
+hammer plugin pack {crate_name}.wasm --manifest manifest.toml --out dist   # dist/{crate_name}-0.1.0.hpkg
+hammer plugin install dist/{crate_name}-0.1.0.hpkg                      # then `name = "{crate_name}"` in a config
 ```
 "#,
         kind = kind.name()

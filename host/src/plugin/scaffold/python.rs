@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use super::Kind;
 
-/// Writes `app.py`, `build.sh` and a README into `dir`.
+/// Writes `app.py`, `build.sh`, `manifest.toml` and a README into `dir`.
 pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |file: &str, text: String| -> Result<()> {
@@ -37,11 +37,14 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot make `{}` executable", script.display()))?;
     }
+    write("manifest.toml", super::manifest(name, kind, "Python"))?;
     write(
         "README.md",
         format!(
             "# {name}\n\nA hammer {kind} plugin in Python, built against `hammer:plugin@0.1.0` with\n\
              [componentize-py](https://pypi.org/project/componentize-py/):\n\n```sh\npip install componentize-py\n./build.sh        # writes {name}.wasm\nhammer train CONFIG --plugin {name}.wasm\n```\n\n\
+             To share it, pack the component with `manifest.toml` (name, version, kind, the options' schema):\n\n\
+             ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
              Keep the plugin's state in a module-level object: componentize-py creates an instance of\n\
              the exported class for every call. The component bundles CPython (about 18 MB); hammer\n\
              compiles it once (a few seconds) and then loads it from its cache.\n",
