@@ -185,47 +185,60 @@ fn long_job(dir: &Path, timeout_s: u32) -> PathBuf {
     cfg
 }
 
+/// The long job's two ranks, started by hand, once rank 0 trains.
+fn two_training_ranks(dir: &Path, timeout_s: u32) -> (Child, Child) {
+    let cfg = long_job(dir, timeout_s);
+    let port = free_port();
+    let ranks = (start_rank(dir, &cfg, 0, port), start_rank(dir, &cfg, 1, port));
+    wait_for_training(dir);
+    ranks
+}
+
+/// Sends `kill -<name>` to process `pid`.
+fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+/// Rank `rank`'s error output, once it has failed (within 45 s).
+fn failure_of(child: &mut Child, dir: &Path, rank: usize) -> String {
+    let status = wait_at_most(child, Duration::from_secs(45)).unwrap_or_else(|| panic!("rank {rank} did not end within the timeout"));
+    assert!(!status.success());
+    let err = std::fs::read_to_string(dir.join(format!("rank{rank}.err"))).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
 #[test]
 fn a_killed_rank_ends_the_job_with_its_name() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let cfg = long_job(dir, 20);
-    let port = free_port();
-    let mut rank0 = start_rank(dir, &cfg, 0, port);
-    let mut rank1 = start_rank(dir, &cfg, 1, port);
-    wait_for_training(dir);
-    rank1.kill().unwrap(); // SIGKILL, mid-epoch
+    let (mut rank0, mut rank1) = two_training_ranks(tmp.path(), 20);
+    signal(rank1.id(), "KILL"); // mid-epoch
     rank1.wait().unwrap();
-    let status = wait_at_most(&mut rank0, Duration::from_secs(45)).expect("rank 0 did not end within the timeout");
-    assert!(!status.success());
-    let err = std::fs::read_to_string(dir.join("rank0.err")).unwrap();
+    let err = failure_of(&mut rank0, tmp.path(), 0);
     assert!(err.contains("rank 0 of 2") && err.contains("rank 1 has stopped"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
 fn a_hung_rank_fails_the_others_within_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let cfg = long_job(dir, 3);
-    let port = free_port();
-    let mut rank0 = start_rank(dir, &cfg, 0, port);
-    let mut rank1 = start_rank(dir, &cfg, 1, port);
-    wait_for_training(dir);
+    let (mut rank0, mut rank1) = two_training_ranks(tmp.path(), 3);
     // SIGSTOP: alive, but it never answers again.
-    unsafe_signal(&rank1, "STOP");
-    let status = wait_at_most(&mut rank0, Duration::from_secs(40));
-    unsafe_signal(&rank1, "KILL");
+    signal(rank1.id(), "STOP");
+    let err = failure_of(&mut rank0, tmp.path(), 0);
+    signal(rank1.id(), "KILL");
     let _ = rank1.wait();
-    let status = status.expect("rank 0 did not end within the timeout");
-    assert!(!status.success());
-    let err = std::fs::read_to_string(dir.join("rank0.err")).unwrap();
     assert!(err.contains("rank 1 has stopped"), "{err}");
 }
 
-fn unsafe_signal(child: &Child, signal: &str) {
-    let ok = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
-    assert!(ok.success());
+#[test]
+fn a_dead_rank_zero_is_named_by_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rank0, mut rank1) = two_training_ranks(tmp.path(), 20);
+    signal(rank0.id(), "KILL");
+    rank0.wait().unwrap();
+    let err = failure_of(&mut rank1, tmp.path(), 1);
+    assert!(err.contains("rank 1 of 2") && err.contains("rank 0, which serves it, has stopped"), "{err}");
 }
 
 /// The pid of `launch`'s worker of rank `rank`.
@@ -251,29 +264,12 @@ fn a_killed_worker_stops_hammer_launch() {
     let mut job = launch(dir, 2, &["train", cfg.to_str().unwrap(), "--work-dir", "w"]).stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap();
     wait_for_training(dir);
     let pid = worker_pid(&job, 1);
-    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    signal(pid, "KILL");
     let status = wait_at_most(&mut job, Duration::from_secs(45)).expect("launch did not end");
     assert!(!status.success());
     let err = std::fs::read_to_string(dir.join("launch.err")).unwrap();
     assert!(err.contains(&format!("rank 1 (pid {pid}) was killed by signal 9")), "{err}");
     assert!(err.contains("the other ranks were stopped"), "{err}");
-}
-
-#[test]
-fn a_dead_rank_zero_is_named_by_the_others() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let cfg = long_job(dir, 20);
-    let port = free_port();
-    let mut rank0 = start_rank(dir, &cfg, 0, port);
-    let mut rank1 = start_rank(dir, &cfg, 1, port);
-    wait_for_training(dir);
-    rank0.kill().unwrap();
-    rank0.wait().unwrap();
-    let status = wait_at_most(&mut rank1, Duration::from_secs(45)).expect("rank 1 did not end within the timeout");
-    assert!(!status.success());
-    let err = std::fs::read_to_string(dir.join("rank1.err")).unwrap();
-    assert!(err.contains("rank 1 of 2") && err.contains("rank 0, which serves it, has stopped"), "{err}");
 }
 
 /// NCCL is compiled in and chosen for a CUDA model by the same code path;
