@@ -57,15 +57,24 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
     let one = job(dir, "one.toml", 32, 3, "");
     run(hammer_command(dir).args(["train", one.to_str().unwrap(), "--work-dir", "one"]));
     // A hook on every rank that says which it is, once; another, on rank 0
-    // only, at each epoch.
+    // only (by its config entry), at each epoch.
     let misbehave = guest("misbehave");
     let rank = format!(
         "[[plugins]]\npath = \"{0}\"\noptions = {{ action = \"rank\", at = \"before_run\" }}\n\
          [[plugins]]\npath = \"{0}\"\nrank_zero_only = true\noptions = {{ action = \"rank\", at = \"after_train_epoch\" }}\n",
         misbehave.display()
     );
+    // And a bundle whose manifest asks for rank 0 alone.
+    let manifest = "name = \"chatty\"\nversion = \"1.0.0\"\nkind = \"hook\"\ninterface = \"0.1.0\"\nrank_zero_only = true\n\
+                    [options.action]\ntype = \"string\"\n[options.at]\ntype = \"string\"\n";
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
+    let home = dir.join("home");
+    let wasm = misbehave.to_str().unwrap();
+    run(hammer_command(dir).env("HAMMER_HOME", &home).args(["plugin", "pack", wasm, "--manifest", "manifest.toml", "--out", "."]));
+    run(hammer_command(dir).env("HAMMER_HOME", &home).args(["plugin", "install", "chatty-1.0.0.hpkg"]));
+    let rank = rank + "[[plugins]]\nname = \"chatty\"\noptions = { action = \"rank\", at = \"after_train_epoch\" }\n";
     let two = job(dir, "two.toml", 16, 3, &rank);
-    let out = run(&mut launch(dir, 2, &["train", two.to_str().unwrap(), "--work-dir", "two"]));
+    let out = run(launch(dir, 2, &["train", two.to_str().unwrap(), "--work-dir", "two"]).env("HAMMER_HOME", &home));
     let log = stdout(&out);
 
     let diff = max_difference(&dir.join("one/epoch_3.safetensors"), &dir.join("two/epoch_3.safetensors"));
@@ -83,7 +92,7 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
     // Plugins see their rank; the other rank's lines come prefixed.
     let err = stderr(&out);
     let all = format!("{log}{err}");
-    assert_eq!(all.matches("I am rank 0 of 2").count(), 4, "{all}");
+    assert_eq!(all.matches("I am rank 0 of 2").count(), 7, "{all}");
     assert_eq!(all.matches("I am rank 1 of 2").count(), 1, "{all}");
     assert!(all.contains("[rank 1] "), "{all}");
 }

@@ -181,6 +181,11 @@ pub struct Manifest {
     /// What it asks the host for.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// A hook that asks to run on rank 0 alone in a distributed job (one
+    /// that writes files or reports, say); a config entry's
+    /// `rank_zero_only` overrides it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rank_zero_only: bool,
     /// The options it takes, by name; none means it takes no options.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, OptionSpec>,
@@ -226,6 +231,9 @@ impl Manifest {
         }
         if let Some(dir) = &self.capabilities.work_dir {
             check_work_dir(dir).context("manifest key `capabilities.work_dir`")?;
+        }
+        if self.rank_zero_only && self.kind != Kind::Hook {
+            bail!("manifest key `rank_zero_only`: only a hook can run on rank 0 alone, this is a {}", self.kind.name());
         }
         for (name, spec) in &mut self.options {
             check_option_name(name)?;
@@ -476,6 +484,17 @@ type = "strings"
         assert_eq!(m.options["momentum"].default, Some(serde_json::json!(0.0002)));
         assert_eq!(m.options["names"].default, None);
         assert_eq!(m.file_name(), "ema-0.1.0.hpkg");
+    }
+
+    #[test]
+    fn only_a_hook_asks_for_rank_zero_alone() {
+        let hook = Manifest::from_toml(&format!("rank_zero_only = true\n{EMA}")).unwrap();
+        assert!(hook.rank_zero_only);
+        assert!(Manifest::from_toml(&hook.to_toml().unwrap()).unwrap().rank_zero_only, "kept through a round trip");
+        assert!(!Manifest::from_toml(EMA).unwrap().rank_zero_only);
+        let metric = "rank_zero_only = true\nname = \"m\"\nversion = \"1.0.0\"\nkind = \"metric\"\ninterface = \"0.1.0\"\n";
+        let err = Manifest::from_toml(metric).unwrap_err().to_string();
+        assert!(err.contains("manifest key `rank_zero_only`: only a hook can run on rank 0 alone, this is a metric"), "{err}");
     }
 
     #[test]

@@ -80,9 +80,10 @@ pub struct PluginConfig {
     pub work_dir: bool,
     /// A hook that runs on rank 0 alone in a distributed job (MMEngine's
     /// `master_only`): one that writes files or reports, say. Hooks only:
-    /// metrics and lr policies run on every rank.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub rank_zero_only: bool,
+    /// metrics and lr policies run on every rank. Unset: as the bundle's
+    /// manifest asks (else every rank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_zero_only: Option<bool>,
     /// The plugin's own options, passed to it at setup.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub options: serde_json::Map<String, serde_json::Value>,
@@ -417,7 +418,7 @@ impl PluginConfig {
             memory_mb: default_memory_mb(),
             model_parameters: false,
             work_dir: false,
-            rank_zero_only: false,
+            rank_zero_only: None,
             options: serde_json::Map::new(),
         }
     }

@@ -82,7 +82,8 @@ pub struct LockCheck {
 
 /// Loads, instantiates and sets up every plugin of `configs`; with a
 /// `lock`, the plugins must be exactly the locked ones. On a `rank` other
-/// than 0, the hooks marked `rank_zero_only` are resolved (and locked) but
+/// than 0, the hooks that run on rank 0 alone (`rank_zero_only` in their
+/// config entry or their bundle's manifest) are resolved (and locked) but
 /// not instantiated.
 ///
 /// # Errors
@@ -116,7 +117,9 @@ pub fn load(
         if let Some(check) = lock {
             check.lock.check_plugin(&locked, &check.what)?;
         }
-        if cfg.rank_zero_only {
+        // The config's choice, else what the bundle asks for.
+        let rank_zero_only = cfg.rank_zero_only.unwrap_or_else(|| source.manifest.as_ref().is_some_and(|m| m.rank_zero_only));
+        if rank_zero_only {
             if compiled.kind != Kind::Hook {
                 bail!(
                     "plugins.{i}.rank_zero_only: `{name}` is a {}; only hooks can run on rank 0 alone \
