@@ -448,9 +448,11 @@ fn bench_metric(args: &Args, mut metric: Box<dyn Metric>) -> Result<Value> {
 fn bench_lr_policy(args: &Args, mut policy: Box<dyn LrPolicy>) -> Result<Value> {
     let mut lr = 1e-3;
     let mut momentum = Some(0.9);
+    let (mut scalars, mut requests) = (training_scalars(), Requests::default());
     let timing = time_calls(args, args.calls, |i| {
         let info = step_info(Phase::BeforeTrainIter, Mode::Train, i);
-        if let Some((new_lr, new_momentum)) = policy.step(&info, lr, momentum)? {
+        let mut ctx = HookContext { scalars: &mut scalars, requests: &mut requests };
+        if let Some((new_lr, new_momentum)) = policy.step(&info, lr, momentum, &mut ctx)? {
             lr = new_lr;
             momentum = new_momentum.or(momentum);
         }

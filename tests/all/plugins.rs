@@ -162,3 +162,45 @@ fn checkpoint_best_saves_the_best_checkpoint_and_records_its_scalar() {
     let val = stdout(&hammer_ok(tmp.path(), &["val", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
     assert!(val.contains(&format!("accuracy: {best:.4}")), "{val}");
 }
+
+/// ReduceOnPlateauLR reads the validation metric from the run's scalars:
+/// its lr per epoch is torch's `ReduceLROnPlateau` fed the same accuracies.
+#[test]
+fn reduce_on_plateau_follows_the_validation_metric_as_torch_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = r#"
+[optim.optimizer]
+type = "sgd"
+lr = 0.1
+[[plugins]]
+name = "lr"
+options = { type = "ReduceOnPlateauLR", monitor = "accuracy", rule = "greater", factor = 0.5, patience = 0 }
+"#;
+    tiny_config(tmp.path(), "job.toml", 320, 8, extra);
+    hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "w"]);
+    let records = scalars(&tmp.path().join("w"));
+    let accuracies: Vec<f64> = records.iter().filter(|r| r["mode"] == "val").map(|r| r["accuracy"].as_f64().unwrap()).collect();
+    // The lr of each epoch, at its last iteration (10 per epoch).
+    let got: Vec<f64> = records
+        .iter()
+        .filter(|r| r["mode"] == "train" && r["iter"].as_u64().unwrap() % 10 == 0)
+        .map(|r| r["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!((accuracies.len(), got.len()), (8, 8));
+    let script = r#"
+import json, sys, torch
+p = torch.nn.Parameter(torch.zeros(1))
+opt = torch.optim.SGD([p], lr=0.1)
+plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=0)
+lrs = [opt.param_groups[0]["lr"]]
+for accuracy in json.loads(sys.argv[1])[:-1]:
+    plateau.step(accuracy)
+    lrs.append(opt.param_groups[0]["lr"])
+print(json.dumps(lrs))
+"#;
+    let expected: Vec<f64> = serde_json::from_str(&run_python(script, &[&serde_json::to_string(&accuracies).unwrap()])).unwrap();
+    assert!(expected.last().unwrap() < &0.1, "the metric must plateau in this job for the test to mean something: {accuracies:?}");
+    for (e, (g, x)) in got.iter().zip(&expected).enumerate() {
+        assert!((g - x).abs() <= 1e-12, "epoch {}: lr {g}, torch {x}\n{got:?}\n{expected:?}\n{accuracies:?}", e + 1);
+    }
+}

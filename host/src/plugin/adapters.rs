@@ -126,9 +126,15 @@ impl LrPolicy for WasmLrPolicy {
     fn name(&self) -> &str {
         &self.inst.name
     }
-    fn step(&mut self, info: &StepInfo, lr: f64, momentum: Option<f64>) -> Result<Option<(f64, Option<f64>)>> {
+    fn step(
+        &mut self,
+        info: &StepInfo,
+        lr: f64,
+        momentum: Option<f64>,
+        ctx: &mut HookContext<'_>,
+    ) -> Result<Option<(f64, Option<f64>)>> {
         let wit = to_wit(info);
-        let decision = self.inst.call("lr_policy.step", Some(info), None, |b, s| {
+        let decision = self.inst.call("lr_policy.step", Some(info), Some(ctx), |b, s| {
             b.hammer_plugin_lr_policy().call_step(s, wit, lr, momentum)
         })?;
         Ok(decision.map(|d| (d.lr, d.momentum)))

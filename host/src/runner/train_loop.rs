@@ -395,7 +395,8 @@ impl Runner {
         let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
         for policy in &mut self.lr_policies {
             let started = std::time::Instant::now();
-            let decision = policy.step(&info, lr, momentum)?;
+            let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
+            let decision = policy.step(&info, lr, momentum, &mut ctx)?;
             self.timings.extension(policy.name(), "lr-policy", started.elapsed());
             if let Some((new_lr, new_momentum)) = decision {
                 lr = new_lr;
