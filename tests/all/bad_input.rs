@@ -68,3 +68,19 @@ fn bad_checkpoints_are_detected_not_loaded() {
     let err = hammer_err(dir, &["val", c, "--checkpoint", "work_dirs/job/epoch_1.safetensors", "--cfg-options", "model.layers=3"]);
     assert!(err.contains("missing `mlp.4.weight`"), "{err}");
 }
+
+#[test]
+fn a_job_that_cannot_be_built_leaves_no_work_dir_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A plugin option the bundle's schema does not know: found only once the
+    // work dir exists and the plugin is resolved.
+    let bad = tiny_config(dir, "job.toml", 64, 1, "[[plugins]]\nname = \"accuracy\"\noptions = { topk = [1], colour = \"red\" }\n");
+    let err = hammer_err(dir, &["train", bad.to_str().unwrap(), "--work-dir", "w"]);
+    assert!(err.contains("colour"), "{err}");
+    assert!(!dir.join("w").exists(), "the failed job's work dir is gone");
+    // Fixed, the same command just works.
+    tiny_config(dir, "job.toml", 64, 1, "[[plugins]]\nname = \"accuracy\"\noptions = { topk = [1] }\n");
+    hammer_ok(dir, &["train", bad.to_str().unwrap(), "--work-dir", "w"]);
+    assert!(dir.join("w/epoch_1.safetensors").exists());
+}

@@ -264,7 +264,20 @@ fn train(args: &TrainArgs) -> Result<()> {
     if writes {
         write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
     }
-    let mut runner = Runner::build_distributed(cfg, Some(dir), start, lock.as_ref(), dist)?;
+    // A new job's work dir was empty (or absent) before this run: if the job
+    // cannot even be built (a plugin's options, a missing data file), remove
+    // what this run put there, so that fixing the config and running again
+    // just works.
+    let fresh = writes && matches!(start, Start::Fresh | Start::LoadFrom(_));
+    let mut runner = match Runner::build_distributed(cfg, Some(dir.clone()), start, lock.as_ref(), dist) {
+        Ok(runner) => runner,
+        Err(e) => {
+            if fresh {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return Err(e);
+        }
+    };
     if writes {
         Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
     }

@@ -14,15 +14,16 @@ use crate::plugin::{scaffold, Kind, Runtime};
 /// `hammer plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a plugin crate (Rust, on hammer's SDK) that builds and loads as it is.
+    /// Create a plugin (Rust, Python, JavaScript or C) that builds, packs and loads as it is.
     New {
-        /// Directory of the new crate; its last component is the plugin's name.
+        /// Directory of the new plugin; its last component is the plugin's name.
         name: PathBuf,
         /// The world the plugin targets.
         #[arg(long, value_enum)]
         kind: KindArg,
         /// The language: a Rust crate on hammer's SDK, Python (componentize-py), JavaScript
-        /// (componentize-js) or C (clang, wasi-libc, wit-bindgen, wasm-tools).
+        /// (jco: QuickJS for hooks and lr policies, componentize-js for metrics) or C (clang,
+        /// wasi-libc, wit-bindgen, wasm-tools).
         #[arg(long, value_enum, default_value = "rust")]
         lang: LangArg,
         /// The SDK to depend on (default: the one this hammer was built with);
@@ -75,7 +76,7 @@ pub enum LangArg {
     Rust,
     /// Python, built with componentize-py.
     Python,
-    /// JavaScript, built with componentize-js.
+    /// JavaScript, built with jco (QuickJS; componentize-js for metrics).
     Js,
     /// C, built with clang for wasm32-wasi and wasm-tools.
     C,

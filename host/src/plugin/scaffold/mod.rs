@@ -19,7 +19,7 @@ pub enum Lang {
     Rust,
     /// Python, built with `componentize-py`.
     Python,
-    /// JavaScript, built with `componentize-js`.
+    /// JavaScript, built with jco (QuickJS; `componentize-js` for metrics).
     Js,
     /// C, compiled by clang for wasm32-wasi and wrapped by `wasm-tools component new`.
     C,
