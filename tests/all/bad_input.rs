@@ -84,3 +84,13 @@ fn a_job_that_cannot_be_built_leaves_no_work_dir_behind() {
     hammer_ok(dir, &["train", bad.to_str().unwrap(), "--work-dir", "w"]);
     assert!(dir.join("w/epoch_1.safetensors").exists());
 }
+
+#[test]
+fn a_plugin_that_fails_its_setup_stops_the_run_even_when_it_may_be_disabled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The lr plugin's setup refuses an unknown scheduler type.
+    let cfg = tiny_config(dir, "job.toml", 64, 1, "[[plugins]]\nname = \"lr\"\non_error = \"disable\"\noptions = { type = \"NoSuchLR\" }\n");
+    let err = hammer_err(dir, &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    assert!(err.contains("plugin `lr` failed at `setup`") && err.contains("NoSuchLR"), "{err}");
+}

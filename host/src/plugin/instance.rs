@@ -143,6 +143,22 @@ impl<B> Instance<B> {
         self.failed
     }
 
+    /// Calls the plugin's `setup` through `f`: a failure there stops the run
+    /// whatever `on_error` says, as the WIT promises ("an error stops the run
+    /// before it starts"); `on_error` governs the calls after it.
+    ///
+    /// # Errors
+    /// The plugin's failure, naming it and `setup`.
+    pub fn call_setup<R>(
+        &mut self,
+        f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<Option<R>> {
+        let policy = std::mem::replace(&mut self.on_error, OnError::Abort);
+        let result = self.call("setup", None, None, f);
+        self.on_error = policy;
+        result
+    }
+
     /// Calls into the plugin at `phase`: `f` gets the bindings and the store.
     /// With a hook context, the runner's scalars and requests are the
     /// plugin's for the call. Returns `None` when the plugin failed before,

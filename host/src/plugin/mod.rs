@@ -161,7 +161,7 @@ pub fn load(
                 let pre = HookPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 let phases = inst
-                    .call("setup", None, None, |b, s| b.hammer_plugin_hook().call_setup(s, &options))?
+                    .call_setup(|b, s| b.hammer_plugin_hook().call_setup(s, &options))?
                     .unwrap_or_default();
                 let phases = phases.into_iter().map(phase::from_wit).collect();
                 plugins.hooks.push(Box::new(WasmHook { inst, priority: cfg.priority, phases, key }));
@@ -169,15 +169,13 @@ pub fn load(
             Kind::Metric => {
                 let pre = MetricPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                inst.call("setup", None, None, |b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
+                inst.call_setup(|b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
                 plugins.metrics.push(Box::new(WasmMetric { inst, key }));
             }
             Kind::LrPolicy => {
                 let pre = LrPolicyPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                inst.call("setup", None, None, |b, s| {
-                    b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum)
-                })?;
+                inst.call_setup(|b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?;
                 plugins.lr_policies.push(Box::new(WasmLrPolicy { inst, key }));
             }
         }
