@@ -9,9 +9,10 @@
 // Written for both engines polyglot/js/build.sh can embed: 64-bit integers
 // arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
 // `Number(...)`), and an absent option is `undefined` or `null` (hence
-// `== null`). Both turn a thrown string into the call's `err`; any other
-// thrown value traps. A host method that returns `err` throws, and that
-// error passes through as this call's `err`.
+// `== null`). Both turn a thrown string into the call's `err`; QuickJS does the
+// same with a thrown `Error`, SpiderMonkey traps on anything but a string. A
+// host method that returns `err` throws, and that error passes through as this
+// call's `err`.
 
 // The plugin's state: the module lives as long as the plugin's instance.
 const s = { correct: 0.0, total: 0.0 };

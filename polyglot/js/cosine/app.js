@@ -11,8 +11,8 @@
 // Written for both engines polyglot/js/build.sh can embed: 64-bit integers
 // arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
 // `Number(...)`), and an absent option is `undefined` or `null` (hence
-// `== null`). Both turn a thrown string into the call's `err`; any other
-// thrown value traps.
+// `== null`). Both turn a thrown string into the call's `err`; QuickJS does the
+// same with a thrown `Error`, SpiderMonkey traps on anything but a string.
 
 const MAGIC = [0x48, 0x50, 0x43, 0x4f]; // "HPCO"
 const VERSION = 1;

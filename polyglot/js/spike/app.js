@@ -10,8 +10,8 @@
 // Written for both engines polyglot/js/build.sh can embed: 64-bit integers
 // arrive as BigInts from SpiderMonkey and as numbers from QuickJS (hence
 // `Number(...)`), and an absent option is `undefined` or `null` (hence
-// `== null`). Both turn a thrown string into the call's `err`; any other
-// thrown value traps.
+// `== null`). Both turn a thrown string into the call's `err`; QuickJS does the
+// same with a thrown `Error`, SpiderMonkey traps on anything but a string.
 
 import { scalar, emitScalar, requestStop } from 'hammer:plugin/host@0.1.0';
 

@@ -137,7 +137,9 @@ Writing it:
   `option` is `null` (QuickJS) or `undefined` (SpiderMonkey): test it with `== null`.
   Enums are strings (`'after-train-iter'`, `'info'`).
 - Return an error by throwing a *string*: it becomes the call's `err`, named in hammer's
-  message. Any other thrown value (an `Error`) traps the plugin.
+  message. With QuickJS (hooks, lr policies) a thrown `Error` becomes the `err` too, with its
+  message; with SpiderMonkey (metrics) any value other than a string traps the plugin.
+- QuickJS has no `console`: log through the host (`log('info', ...)`).
 - Module-level variables keep their values from call to call: that is the plugin's state.
 - Tensors returned by the host are handles: drop them with `t[Symbol.dispose]()` when done.
 "#,
