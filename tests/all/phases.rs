@@ -83,6 +83,13 @@ fn a_small_job_fires_phases_in_the_documented_order() {
     let iters: Vec<(u32, u64, u64)> =
         seen.iter().filter(|(p, ..)| *p == Phase::BeforeTrainIter).map(|&(_, e, i, n)| (e, i, n)).collect();
     assert_eq!(iters, vec![(0, 0, 0), (0, 1, 1), (1, 2, 0), (1, 3, 1)]);
+    // In a validation pass, `inner_iter` is the validation batch's index.
+    let val: Vec<u64> = seen
+        .iter()
+        .filter(|(p, ..)| matches!(p, Phase::BeforeValIter | Phase::AfterValIter))
+        .map(|&(.., n)| n)
+        .collect();
+    assert_eq!(val, vec![0, 0, 1, 1, 0, 0, 1, 1]);
 }
 
 /// Hooks run by priority, ties in registration order, the same at every phase.

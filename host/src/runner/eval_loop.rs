@@ -72,6 +72,7 @@ impl Runner {
         let mut data_time = 0.0;
         let mut batches = loader.epoch(0, 0);
         let mut done = 0u64;
+        self.eval_batch = 0;
         loop {
             let t0 = Instant::now();
             let Some(batch) = batches.next() else { break };
@@ -96,9 +97,11 @@ impl Runner {
                 }
                 Ok(())
             })?;
-            done += 1;
             self.fire(after_iter, mode)?;
+            done += 1;
+            self.eval_batch = done;
         }
+        self.eval_batch = 0;
         if let Some(line) = batches.finish()? {
             self.logger.info(&line);
         }

@@ -91,6 +91,8 @@ pub struct Runner {
     scaler: Option<GradScaler>,
     /// Where the time went, for the summary at the end.
     timings: timings::Timings,
+    /// The batch of the validation or test pass running (its `inner_iter`).
+    eval_batch: u64,
     /// This process's part in a distributed job.
     dist: Option<Dist>,
     /// Averages gradients over the ranks of `dist`.
@@ -227,6 +229,7 @@ impl Runner {
             precision,
             scaler,
             timings: timings::Timings::default(),
+            eval_batch: 0,
             dist,
             reducer,
         };

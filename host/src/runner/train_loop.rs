@@ -436,7 +436,7 @@ impl Runner {
             mode,
             epoch: self.state.epoch,
             iter: self.state.iter,
-            inner_iter: self.state.inner_iter,
+            inner_iter: if mode == Mode::Train { self.state.inner_iter } else { self.eval_batch },
             max_epochs: if self.schedule.by_epoch {
                 self.schedule.max_units as u32
             } else {
