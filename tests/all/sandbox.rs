@@ -1,5 +1,5 @@
-//! Plugins are sandboxed: no file system, environment, network or clock;
-//! bounded time and memory; and a plugin that fails is reported by name and
+//! Plugins are sandboxed: no file system, environment, network or clock,
+//! randomness seeded by the host; bounded time and memory; and a plugin that fails is reported by name and
 //! phase, and either stops the run (after a checkpoint) or is dropped.
 
 use std::path::Path;
@@ -15,6 +15,20 @@ fn misbehaving(dir: &Path, action: &str, on_error: &str, from: u64) -> String {
         guest("misbehave").display()
     );
     tiny_config(dir, &format!("{action}-{on_error}.toml"), 320, 2, &extra).to_str().unwrap().to_string()
+}
+
+/// WASI's randomness is seeded from the plugin's key: the same numbers in
+/// every run of a job, as everything else `env.seed` fixes.
+#[test]
+fn plugins_draw_the_same_random_numbers_in_every_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = misbehaving(tmp.path(), "random", "abort", 19);
+    let draw = |work: &str| -> String {
+        let log = stdout(&hammer_ok(tmp.path(), &["train", &cfg, "--work-dir", work]));
+        log.lines().find(|l| l.contains("[misbehave] random: ")).unwrap_or_else(|| panic!("no draw:\n{log}")).split("random: ").nth(1).unwrap().to_string()
+    };
+    let first = draw("a");
+    assert_eq!(first, draw("b"));
 }
 
 #[test]

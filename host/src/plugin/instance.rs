@@ -61,9 +61,10 @@ pub struct Instance<B> {
 }
 
 impl<B> Instance<B> {
-    /// Creates the plugin's store (WASI with nothing granted, its memory
-    /// limit, captured output, the model's parameters if granted) and
-    /// instantiates it with `instantiate`.
+    /// Creates the plugin's store (WASI with nothing granted and randomness
+    /// seeded from `name`, its memory limit, captured output, the model's
+    /// parameters if granted) and instantiates it with `instantiate`. `name`
+    /// is the plugin's key: its name, `name#2` for a second one.
     ///
     /// # Errors
     /// Instantiation fails (the message names the plugin).
@@ -84,7 +85,10 @@ impl<B> Instance<B> {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock);
+            .monotonic_clock(FrozenClock)
+            .secure_random(super::random::SeededRandom::for_plugin(name))
+            .insecure_random(super::random::SeededRandom::for_plugin(name))
+            .insecure_random_seed(u128::from(super::random::seed_of(name)));
         if let Some((host, guest)) = &preopen {
             // The one directory a plugin may be granted: its own, under the work dir.
             wasi.preopened_dir(host, guest, FsPerms::ReadWrite)

@@ -25,6 +25,7 @@ pub mod bindings;
 pub mod instance;
 pub mod lock;
 mod options;
+mod random;
 mod phase;
 pub mod runtime;
 pub mod source;
@@ -159,7 +160,7 @@ pub fn load(
         match compiled.kind {
             Kind::Hook => {
                 let pre = HookPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 let phases = inst
                     .call_setup(|b, s| b.hammer_plugin_hook().call_setup(s, &options))?
                     .unwrap_or_default();
@@ -168,13 +169,13 @@ pub fn load(
             }
             Kind::Metric => {
                 let pre = MetricPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 inst.call_setup(|b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
                 plugins.metrics.push(Box::new(WasmMetric { inst, key }));
             }
             Kind::LrPolicy => {
                 let pre = LrPolicyPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
-                let mut inst = Instance::new(&rt.engine, cfg, &name, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
+                let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 inst.call_setup(|b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?;
                 plugins.lr_policies.push(Box::new(WasmLrPolicy { inst, key }));
             }

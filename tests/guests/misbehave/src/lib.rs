@@ -4,7 +4,8 @@
 //! `after_train_iter`) and `from_iter` (the first iteration to act at,
 //! default 0). Probing actions (`read_file`, `env`, `socket`, `clock`,
 //! `params`, `write_file`) log
-//! `<action>: denied (...)` or `<action>: ALLOWED (...)`; `rank` warns
+//! `<action>: denied (...)` or `<action>: ALLOWED (...)`; `random` logs a
+//! number drawn from WASI's randomness; `rank` warns
 //! `I am rank R of N` (a warning: every rank of a distributed job shows it).
 
 use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
@@ -52,6 +53,11 @@ impl Hook for Misbehave {
             "panic" => panic!("misbehave panics on purpose"),
             "error" => return Err("misbehave returns an error on purpose".into()),
             "print" => println!("hello from misbehave at iteration {}", step.iter),
+            // What WASI's randomness gives (through std's hash-map keys).
+            "random" => {
+                use std::hash::BuildHasher;
+                info(&format!("random: {:x}", std::collections::hash_map::RandomState::new().hash_one(42u64)));
+            }
             // A warning, which every rank of a distributed job shows.
             "rank" => hammer_sdk::warn(&format!("I am rank {} of {}", step.rank, step.world_size)),
             "read_file" => probe("read_file", std::fs::read_to_string("/etc/hostname").map(|s| s.len())),
