@@ -24,8 +24,10 @@ fn runs_record_and_enforce_their_plugins() {
     std::fs::copy(plugin("early_stopping"), &component).unwrap();
     let err = hammer_err(tmp.path(), &["train", cfg, "--work-dir", "a", "--resume"]);
     assert!(err.contains("plugin `probe` changed since the job's plugins.lock"), "{err}");
+    assert!(err.contains("to resume with it, pass `--relock`"), "{err}");
     let err = hammer_err(tmp.path(), &["train", cfg, "--work-dir", "c", "--locked", a_lock.to_str().unwrap()]);
     assert!(err.contains("plugin `probe` changed since `") && err.contains("plugins.lock"), "{err}");
+    assert!(!err.contains("--relock"), "{err}");
 
     // A plugin dropped from the config is missing from the run.
     std::fs::copy(guest("misbehave"), &component).unwrap();
@@ -34,5 +36,15 @@ fn runs_record_and_enforce_their_plugins() {
         &["train", cfg, "--work-dir", "a", "--resume", "--cfg-options", "plugins.0=null"],
     );
     assert!(err.contains("plugin `probe`") && err.contains("not in this run"), "{err}");
+    hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "a", "--resume"]);
+
+    // A fixed plugin (here: the same code plus a custom section, so a new
+    // sha256): --relock resumes with it and pins its new code.
+    let mut fixed = std::fs::read(guest("misbehave")).unwrap();
+    fixed.extend_from_slice(&[0x00, 0x06, 0x04, b'f', b'i', b'x', b'd', 0x01]);
+    std::fs::write(&component, fixed).unwrap();
+    hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "a", "--resume", "--relock", "--cfg-options", "train_cfg.max_epochs=2"]);
+    let relocked = std::fs::read_to_string(tmp.path().join("a/plugins.lock")).unwrap();
+    assert_ne!(relocked, lock, "the lock names the new code");
     hammer_ok(tmp.path(), &["train", cfg, "--work-dir", "a", "--resume"]);
 }

@@ -126,6 +126,10 @@ pub struct TrainArgs {
     /// Run exactly the plugins this lock file pins (another job's `plugins.lock`).
     #[arg(long, value_name = "LOCKFILE")]
     pub locked: Option<PathBuf>,
+    /// Resume with plugins that changed since the job's `plugins.lock` was
+    /// written (a fixed plugin, say), and write the new lock.
+    #[arg(long, requires = "resume", conflicts_with = "locked")]
+    pub relock: bool,
     /// Keep only the newest N checkpoints; -1 keeps all (sets `checkpoint.max_keep_ckpts`).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub keep_ckpt_num: Option<i64>,
@@ -256,8 +260,8 @@ fn train(args: &TrainArgs) -> Result<()> {
     let lock_file = dir.join(LOCK_FILE);
     let lock = match (&args.locked, &start) {
         (Some(path), _) => Some(LockCheck { lock: Lock::read(path)?, what: format!("`{}`", path.display()) }),
-        (None, Start::ResumeLatest | Start::ResumeFrom(_)) if lock_file.exists() => {
-            Some(LockCheck { lock: Lock::read(&lock_file)?, what: "the job's plugins.lock".into() })
+        (None, Start::ResumeLatest | Start::ResumeFrom(_)) if lock_file.exists() && !args.relock => {
+            Some(LockCheck { lock: Lock::read(&lock_file)?, what: crate::plugin::lock::JOB_LOCK.into() })
         }
         _ => None,
     };

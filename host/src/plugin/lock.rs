@@ -12,6 +12,9 @@ use crate::checkpoint::atomic::write_atomic;
 /// Name of the lock file in a work dir.
 pub const LOCK_FILE: &str = "plugins.lock";
 
+/// How errors name a job's own lock, when it resumes.
+pub const JOB_LOCK: &str = "the job's plugins.lock";
+
 /// The plugins of a run, in config order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +73,8 @@ impl Lock {
     }
 
     /// Checks one plugin against its locked entry (before it is instantiated).
+    /// Against the job's own lock ([`JOB_LOCK`]), the message says how to
+    /// resume with a changed plugin.
     ///
     /// # Errors
     /// Not locked, or its code changed.
@@ -79,8 +84,9 @@ impl Lock {
         };
         if locked.sha256 != plugin.sha256 {
             let version = |v: &Option<String>| v.as_deref().map(|v| format!(" (version {v})")).unwrap_or_default();
+            let way_out = if what == JOB_LOCK { "; to resume with it, pass `--relock`" } else { "" };
             bail!(
-                "plugin `{}` changed since {what} was written: it had sha256 {}{}, `{}` has {}{}",
+                "plugin `{}` changed since {what} was written: it had sha256 {}{}, `{}` has {}{}{way_out}",
                 plugin.key,
                 locked.sha256,
                 version(&locked.version),

@@ -51,7 +51,10 @@ impl Runner {
                 }
                 let iter = self.state.iter;
                 match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
-                    Ok(()) => self.logger.warn(&format!("A plugin failed; saved iter_{iter}.safetensors before stopping")),
+                    Ok(()) => self.logger.warn(&format!(
+                        "A plugin failed; saved iter_{iter}.safetensors before stopping \
+                         (once it is fixed: `--resume --relock` continues the job with it)"
+                    )),
                     Err(e) => self.logger.warn(&format!("A plugin failed, and saving a checkpoint failed too: {e:#}")),
                 }
             }
