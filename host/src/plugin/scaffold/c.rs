@@ -322,6 +322,9 @@ host returns (a shape, an error string, a tensor handle) is yours to free, or to
 `hammer_plugin_host_tensor_drop_own`. Out of memory traps. The plugin runs sandboxed: no file,
 clock, environment or network (`fopen` fails with `Capabilities insufficient`).
 
+Log through the host (`hammer_plugin_host_log`, as the hook does), not `printf`: wasi-libc buffers `stdout`, so a `printf`
+line reaches hammer's log only once the buffer is flushed (`fflush(stdout)`).
+
 ## Pack and share
 
 `manifest.toml` describes the plugin for a bundle (name, version, kind, interface, the options'
