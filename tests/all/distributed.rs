@@ -97,6 +97,22 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
     assert!(all.contains("[rank 1] "), "{all}");
 }
 
+/// Gradients accumulate locally for `accumulative_counts` iterations (DDP's
+/// `no_sync`) and are averaged once per step: the same weights as one
+/// process with twice the batch and the same accumulation.
+#[test]
+fn accumulation_across_ranks_matches_one_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let accumulate = "[optim]\naccumulative_counts = 3\n";
+    let one = job(dir, "one.toml", 32, 2, accumulate);
+    run(hammer_command(dir).args(["train", one.to_str().unwrap(), "--work-dir", "one"]));
+    let two = job(dir, "two.toml", 16, 2, accumulate);
+    run(&mut launch(dir, 2, &["train", two.to_str().unwrap(), "--work-dir", "two"]));
+    let diff = max_difference(&dir.join("one/epoch_2.safetensors"), &dir.join("two/epoch_2.safetensors"));
+    assert!(diff <= 1e-5, "weights differ by {diff}");
+}
+
 #[test]
 fn only_hooks_can_run_on_rank_zero_alone() {
     let tmp = tempfile::tempdir().unwrap();
