@@ -198,6 +198,12 @@ def main():
     write_results(args.out_dir, 'tutorial', result, markdown(result))
 
 
+def machine_line(m):
+    """One line naming the machine (`machine_info`'s) and its load around the runs."""
+    return (f"{m['nproc']} × {m['cpu_model']}, {m['date']}; load average (1, 5, 15 min): "
+            f"{m['loadavg_before'] or '?'} before the runs, {m['loadavg_after'] or '?'} after.")
+
+
 def write_results(out_dir, name, result, text):
     """Writes `<name>.json` and `<name>.md` into `out_dir` and prints the markdown."""
     os.makedirs(out_dir, exist_ok=True)

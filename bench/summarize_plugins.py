@@ -20,7 +20,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import write_results, machine_info, parse_hammer, ratio  # noqa: E402
+from summarize import write_results, machine_info, machine_line, parse_hammer, ratio  # noqa: E402
 
 # plugin_bench runs, in table order: name -> what it stands for.
 PLUGINS = {
@@ -220,8 +220,7 @@ def markdown(result):
     lines = [
         '# Benchmark: what plugins cost',
         '',
-        f"{m['nproc']} × {m['cpu_model']}, {m['date']}; load average (1, 5, 15 min): "
-        f"{m['loadavg_before'] or '?'} before the runs, {m['loadavg_after'] or '?'} after.",
+        machine_line(m),
         '',
         '## Loading (host/examples/plugin_bench.rs, a fresh process each)',
         '',
