@@ -417,19 +417,21 @@ fn bench_metric(args: &Args, mut metric: Box<dyn Metric>) -> Result<Value> {
     let targets = Tensor::randint(2, [1000], (TchKind::Int64, Device::Cpu));
     let loss = Tensor::scalar_tensor(0.18, (TchKind::Float, Device::Cpu));
 
-    metric.reset()?;
-    let process = tch::no_grad(|| time_calls(args, args.metric_calls, |_| metric.process(&output, &targets, &loss)))?;
-    let compute = time_calls(args, args.metric_calls, |_| metric.compute().map(|v| drop(black_box(v))))?;
-    let reset = time_calls(args, args.metric_calls, |_| metric.reset())?;
+    let (mut scalars, mut requests) = (training_scalars(), Requests::default());
+    let mut ctx = HookContext { scalars: &mut scalars, requests: &mut requests };
+    metric.reset(&mut ctx)?;
+    let process = tch::no_grad(|| time_calls(args, args.metric_calls, |_| metric.process(&output, &targets, &loss, &mut ctx)))?;
+    let compute = time_calls(args, args.metric_calls, |_| metric.compute(&mut ctx).map(|v| drop(black_box(v))))?;
+    let reset = time_calls(args, args.metric_calls, |_| metric.reset(&mut ctx))?;
     // One pass's result, to show the plugin computes what the built-in does.
-    metric.process(&output, &targets, &loss)?;
-    let plugin_values = metric.compute()?;
+    metric.process(&output, &targets, &loss, &mut ctx)?;
+    let plugin_values = metric.compute(&mut ctx)?;
 
     let mut builtin = Accuracy::default();
-    let native = tch::no_grad(|| time_calls(args, args.metric_calls, |_| builtin.process(&output, &targets, &loss)))?;
-    builtin.reset()?;
-    builtin.process(&output, &targets, &loss)?;
-    let builtin_values = builtin.compute()?;
+    let native = tch::no_grad(|| time_calls(args, args.metric_calls, |_| builtin.process(&output, &targets, &loss, &mut ctx)))?;
+    builtin.reset(&mut ctx)?;
+    builtin.process(&output, &targets, &loss, &mut ctx)?;
+    let builtin_values = builtin.compute(&mut ctx)?;
 
     let as_object = |values: Vec<(String, f64)>| -> Value {
         Value::Object(values.into_iter().map(|(k, v)| (k, json!(v))).collect())

@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
 use crate::config::MetricConfig;
-use crate::runner::Stateful;
+use crate::runner::{HookContext, Stateful};
 
 /// A metric over one pass of a validation or test loop.
 ///
@@ -13,21 +13,22 @@ use crate::runner::Stateful;
 pub trait Metric: Stateful {
     /// Name used in logs and the end-of-run summary.
     fn name(&self) -> &str;
-    /// Forgets what the previous pass accumulated.
+    /// Forgets what the previous pass accumulated. `ctx`, here and below,
+    /// holds the run's scalars and takes the metric's requests, as a hook's.
     ///
     /// # Errors
     /// The metric failed (a plugin's error, named).
-    fn reset(&mut self) -> Result<()>;
+    fn reset(&mut self, ctx: &mut HookContext<'_>) -> Result<()>;
     /// Accumulates one batch: model `output`, `targets`, and the batch's mean `loss`.
     ///
     /// # Errors
     /// As [`Self::reset`].
-    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()>;
+    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor, ctx: &mut HookContext<'_>) -> Result<()>;
     /// The metric's values for the pass, by name.
     ///
     /// # Errors
     /// As [`Self::reset`].
-    fn compute(&mut self) -> Result<Vec<(String, f64)>>;
+    fn compute(&mut self, ctx: &mut HookContext<'_>) -> Result<Vec<(String, f64)>>;
 }
 
 /// Builds the metrics listed in `val_evaluator`.
@@ -61,17 +62,17 @@ impl Metric for Accuracy {
     fn name(&self) -> &str {
         "accuracy (built-in)"
     }
-    fn reset(&mut self) -> Result<()> {
+    fn reset(&mut self, _: &mut HookContext<'_>) -> Result<()> {
         *self = Self::default();
         Ok(())
     }
-    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: &Tensor) -> Result<()> {
+    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: &Tensor, _: &mut HookContext<'_>) -> Result<()> {
         let pred = output.argmax(1, false);
         self.correct += pred.eq_tensor(targets).sum(Kind::Int64).int64_value(&[]);
         self.total += targets.size()[0];
         Ok(())
     }
-    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
+    fn compute(&mut self, _: &mut HookContext<'_>) -> Result<Vec<(String, f64)>> {
         let acc = if self.total == 0 { 0.0 } else { 100.0 * self.correct as f64 / self.total as f64 };
         Ok(vec![("accuracy".into(), acc)])
     }
@@ -90,17 +91,17 @@ impl Metric for MeanLoss {
     fn name(&self) -> &str {
         "loss (built-in)"
     }
-    fn reset(&mut self) -> Result<()> {
+    fn reset(&mut self, _: &mut HookContext<'_>) -> Result<()> {
         *self = Self::default();
         Ok(())
     }
-    fn process(&mut self, _output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()> {
+    fn process(&mut self, _output: &Tensor, targets: &Tensor, loss: &Tensor, _: &mut HookContext<'_>) -> Result<()> {
         let n = targets.size()[0];
         self.sum += loss.double_value(&[]) * n as f64;
         self.count += n;
         Ok(())
     }
-    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
+    fn compute(&mut self, _: &mut HookContext<'_>) -> Result<Vec<(String, f64)>> {
         let mean = if self.count == 0 { f64::NAN } else { self.sum / self.count as f64 };
         Ok(vec![("loss".into(), mean)])
     }

@@ -204,3 +204,23 @@ print(json.dumps(lrs))
         assert!((g - x).abs() <= 1e-12, "epoch {}: lr {g}, torch {x}\n{got:?}\n{expected:?}\n{accuracies:?}", e + 1);
     }
 }
+
+/// Metric plugins see the run's scalars and can emit their own, as hooks
+/// and lr policies do.
+#[test]
+fn metric_plugins_read_and_emit_scalars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = format!("[[plugins]]\npath = \"{}\"\n", hammer_tests::guest("observer").display());
+    tiny_config(tmp.path(), "job.toml", 320, 2, &extra);
+    hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "w"]);
+    let records = scalars(&tmp.path().join("w"));
+    let train_lr = records.iter().find(|r| r["mode"] == "train").unwrap()["lr"].as_f64().unwrap();
+    let val: Vec<&serde_json::Value> = records.iter().filter(|r| r["mode"] == "val").collect();
+    assert_eq!(val.len(), 2, "{records:?}");
+    for r in val {
+        assert_eq!(r["seen_lr"].as_f64(), Some(train_lr), "{r}");
+        // 200 validation samples in batches of 100.
+        assert_eq!(r["batches"].as_f64(), Some(2.0), "{r}");
+        assert_eq!(r["observer/batches"].as_f64(), Some(2.0), "{r}");
+    }
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the misbehaving test plugins into tests/guests/out/*.wasm.
+# Builds the test plugins (misbehaving ones, and a metric that observes the
+# run) into tests/guests/out/*.wasm.
 set -euo pipefail
 cd "$(dirname "$0")"
 # future_version is built against the contract with its version bumped.
@@ -10,6 +11,6 @@ cmp -s future_version/wit/hammer.wit.new future_version/wit/hammer.wit 2>/dev/nu
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_WASM:-$HOME/.cache/hammer/wasm-target}/guests"
 cargo build --quiet --release --target wasm32-wasip2
 mkdir -p out
-for name in misbehave future_version; do
+for name in misbehave future_version observer; do
   cp -u "$CARGO_TARGET_DIR/wasm32-wasip2/release/$name.wasm" out/
 done

@@ -78,13 +78,13 @@ impl Metric for WasmMetric {
     fn name(&self) -> &str {
         &self.inst.name
     }
-    fn reset(&mut self) -> Result<()> {
-        self.inst.call("reset", None, None, |b, s| b.hammer_plugin_metric().call_reset(s).map(Ok))?;
+    fn reset(&mut self, ctx: &mut HookContext<'_>) -> Result<()> {
+        self.inst.call("reset", None, Some(ctx), |b, s| b.hammer_plugin_metric().call_reset(s).map(Ok))?;
         Ok(())
     }
-    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor) -> Result<()> {
+    fn process(&mut self, output: &Tensor, targets: &Tensor, loss: &Tensor, ctx: &mut HookContext<'_>) -> Result<()> {
         let loss = loss.double_value(&[]);
-        self.inst.call("process", None, None, |b, s| {
+        self.inst.call("process", None, Some(ctx), |b, s| {
             let out = s.data_mut().table.push(HostTensor(output.shallow_clone()))?;
             let tgt = s.data_mut().table.push(HostTensor(targets.shallow_clone()))?;
             let (o, t) = (Resource::<HostTensor>::new_borrow(out.rep()), Resource::<HostTensor>::new_borrow(tgt.rep()));
@@ -95,8 +95,8 @@ impl Metric for WasmMetric {
         })?;
         Ok(())
     }
-    fn compute(&mut self) -> Result<Vec<(String, f64)>> {
-        let values = self.inst.call("compute", None, None, |b, s| b.hammer_plugin_metric().call_compute(s))?;
+    fn compute(&mut self, ctx: &mut HookContext<'_>) -> Result<Vec<(String, f64)>> {
+        let values = self.inst.call("compute", None, Some(ctx), |b, s| b.hammer_plugin_metric().call_compute(s))?;
         Ok(values.unwrap_or_default())
     }
 }

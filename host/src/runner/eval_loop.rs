@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{Mode, Phase, Runner};
+use super::{HookContext, Mode, Phase, Runner};
 
 impl Runner {
     /// Runs the validation loop once (`hammer val`).
@@ -60,7 +60,7 @@ impl Runner {
         self.fire(before, mode)?;
         self.fire(before_epoch, mode)?;
         for m in &mut self.metrics {
-            m.reset()?;
+            m.reset(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?;
         }
         let loader = match mode {
             Mode::Test => self.test_loader.as_ref(),
@@ -92,7 +92,8 @@ impl Runner {
                 let loss = self.loss.compute(&output, &targets);
                 for m in &mut self.metrics {
                     let started = std::time::Instant::now();
-                    m.process(&output, &targets, &loss)?;
+                    let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
+                    m.process(&output, &targets, &loss, &mut ctx)?;
                     self.timings.extension(m.name(), "metric", started.elapsed());
                 }
                 Ok(())
@@ -107,7 +108,7 @@ impl Runner {
         }
         let mut results = Vec::new();
         for m in &mut self.metrics {
-            results.extend(m.compute()?);
+            results.extend(m.compute(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?);
         }
         let step = if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter };
         for (name, v) in &results {
