@@ -14,12 +14,13 @@
 #                 the borrowed tensor handles a metric receives, and wasmtime
 #                 traps ("borrow handles still remain at the end of the call").
 # Measured on the spike hook (host/examples/plugin_bench.rs): QuickJS's
-# components are 1.6 MB against 12 MB, compile in ~3 s against ~20 s, load
-# from the cache in ~4 ms against ~20-70 ms, and a call costs ~9 µs against
-# ~35 µs (SpiderMonkey runs its generated bindings and a promise per call in
-# its interpreter), which matters for what runs at every iteration. The
-# plugins are written for both engines: JS_ENGINE=spidermonkey builds all
-# four with SpiderMonkey into polyglot/js/out-spidermonkey/, to compare.
+# components are 1.6 MB against 12 MB, compile in ~1.7 s against ~10 s, load
+# from the cache in ~4 ms against ~20 ms, and a call costs ~10 µs against
+# ~35 µs (bench/results/polyglot.md; SpiderMonkey runs its generated bindings
+# and a promise per call in its interpreter), which matters for what runs at
+# every iteration. The plugins are written for both engines:
+# JS_ENGINE=spidermonkey builds all four with SpiderMonkey into
+# polyglot/js/out-spidermonkey/, to compare.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
