@@ -198,6 +198,12 @@ def main():
     write_results(args.out_dir, 'tutorial', result, markdown(result))
 
 
+def accuracy_range(accuracies):
+    """The val accuracies of a tool's runs: one value, or their range."""
+    accs = sorted(set(accuracies))
+    return f"{accs[0]:.2f}" if len(accs) == 1 else f"{accs[0]:.2f}–{accs[-1]:.2f}"
+
+
 def machine_line(m):
     """One line naming the machine (`machine_info`'s) and its load around the runs."""
     return (f"{m['nproc']} × {m['cpu_model']}, {m['date']}; load average (1, 5, 15 min): "
@@ -232,8 +238,7 @@ def markdown(result):
     ]
     for tool in TOOLS:
         t = result['tools'][tool]
-        accs = sorted(set(t['accuracy']))
-        acc = f"{accs[0]:.2f}" if len(accs) == 1 else f"{accs[0]:.2f}–{accs[-1]:.2f}"
+        acc = accuracy_range(t['accuracy'])
         lines.append(f"| {t['name']} | {t['median_wall_s']:.3f} | "
                      f"{t['median_loop_s']:.3f} | {acc} |")
     lines += [

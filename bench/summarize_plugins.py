@@ -20,7 +20,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import write_results, machine_info, machine_line, parse_hammer, ratio  # noqa: E402
+from summarize import accuracy_range, write_results, machine_info, machine_line, parse_hammer, ratio  # noqa: E402
 
 # plugin_bench runs, in table order: name -> what it stands for.
 PLUGINS = {
@@ -261,8 +261,7 @@ def markdown(result):
     ]
     for variant in VARIANTS:
         v = result['variants'][variant]
-        accs = sorted(set(v['accuracy']))
-        acc = f"{accs[0]:.2f}" if len(accs) == 1 else f"{accs[0]:.2f}–{accs[-1]:.2f}"
+        acc = accuracy_range(v['accuracy'])
         lines.append(f"| {v['name']} | {fmt(v['median_wall_s'], '.3f')} | {fmt(v['median_cpu_s'], '.3f')} | "
                      f"{fmt(v['median_loop_s'], '.3f')} | "
                      f"{fmt(v['median_iter_s'], '.3f')} | {acc} |")

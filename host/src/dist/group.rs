@@ -88,12 +88,13 @@ pub struct Group {
 unsafe impl Send for Group {}
 unsafe impl Sync for Group {}
 
-/// Takes the message of a failed call and frees it.
-fn take_error(err: *mut c_char) -> String {
+/// Takes a string the bridge malloc'd (a failed call's message, a name)
+/// and frees it.
+fn take_string(err: *mut c_char) -> String {
     if err.is_null() {
         return "unknown error".into();
     }
-    // SAFETY: the bridge sets `err` to a NUL-terminated malloc'd string.
+    // SAFETY: the bridge hands out NUL-terminated malloc'd strings.
     let message = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
     unsafe { hammer_string_free(err) };
     message
@@ -143,7 +144,7 @@ impl Group {
             )
         };
         if raw.is_null() {
-            return Err(anyhow!("{}", take_error(err)));
+            return Err(anyhow!("{}", take_string(err)));
         }
         Ok(Self { raw, rank, world_size })
     }
@@ -161,14 +162,14 @@ impl Group {
     /// The backend's own name (`gloo`, `nccl`).
     pub fn backend_name(&self) -> String {
         // SAFETY: a live group; the returned string is malloc'd by the bridge.
-        take_error(unsafe { hammer_group_backend_name(self.raw) })
+        take_string(unsafe { hammer_group_backend_name(self.raw) })
     }
 
     fn check(code: i32, err: *mut c_char, what: &str) -> Result<()> {
         if code == 0 {
             Ok(())
         } else {
-            Err(anyhow!("{what} failed: {}", take_error(err)))
+            Err(anyhow!("{what} failed: {}", take_string(err)))
         }
     }
 
@@ -234,7 +235,7 @@ impl Group {
         if err.is_null() {
             Ok(out)
         } else {
-            Err(anyhow!("the rendezvous store: {}", take_error(err)))
+            Err(anyhow!("the rendezvous store: {}", take_string(err)))
         }
     }
 }
