@@ -50,7 +50,9 @@
 //! - [`archive`]: [`Bundle`] (read, verify, write) and [`pack`];
 //! - [`store`]: [`Store`] under `$HAMMER_HOME/store`: install, list, remove,
 //!   verify, resolve;
-//! - [`schema`]: a plugin's options checked against the manifest's schema.
+//! - [`schema`]: a plugin's options checked against the manifest's schema;
+//! - [`digest`]: components' sha256, remembered by file identity so an
+//!   unchanged file is not hashed at every start.
 //!
 //! The kind and interface a component really exports are read by the
 //! caller (with the wasmtime runtime, [`crate::plugin::Runtime`]) and passed
@@ -58,12 +60,14 @@
 //! components, it never compiles them.
 
 pub mod archive;
+pub mod digest;
 pub mod manifest;
 pub mod schema;
 pub mod store;
 
 pub use archive::{pack, Bundle};
-pub use manifest::{interface_compatible, Capabilities, Kind, Manifest, OptionSpec, OptionType};
+pub use digest::Digests;
+pub use manifest::{sha256_hex, interface_compatible, Capabilities, Kind, Manifest, OptionSpec, OptionType};
 pub use schema::check_options;
 pub use store::{Install, Installed, Outcome, Problem, ResolveError, Store};
 

@@ -23,7 +23,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use semver::{Version, VersionReq};
 
 use super::archive::{Bundle, COMPONENT_ENTRY, MANIFEST_ENTRY};
-use super::manifest::{self, check_name, interface_compatible, sha256_hex, Manifest};
+use super::digest::Digests;
+use super::manifest::{self, check_name, interface_compatible, Manifest};
 
 /// How old a `.tmp-*` directory must be before an install deletes it as the
 /// leftover of a killed install.
@@ -476,7 +477,9 @@ impl Store {
     /// The version of `name` to run: the newest installed one that matches
     /// `req` (semver semantics: a pre-release only when `req` names one)
     /// and was built for an interface compatible with `host_interface`
-    /// (same major, and for 0.x the same minor). Its component is re-hashed.
+    /// (same major, and for 0.x the same minor). Its component is checked
+    /// against the manifest's sha256 (re-hashed unless the [`Digests`] memo
+    /// of this root knows the file unchanged).
     ///
     /// # Errors
     /// A [`ResolveError`]: nothing installed, nothing matching (the
@@ -504,8 +507,10 @@ impl Store {
             path: chosen.path.clone(),
             reason,
         };
-        let component = fs::read(chosen.component_path()).map_err(|e| damaged(format!("cannot read `{COMPONENT_ENTRY}`: {e}")))?;
-        let actual = sha256_hex(&component);
+        let actual = Digests::of_home(&self.root)
+            .of(&chosen.component_path())
+            .map_err(|e| damaged(format!("cannot read `{COMPONENT_ENTRY}`: {e:#}")))?
+            .sha256;
         if actual != chosen.manifest.sha256 {
             return Err(damaged(format!("its component hashes to {actual}, and its manifest says {}", chosen.manifest.sha256)));
         }

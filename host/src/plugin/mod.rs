@@ -113,7 +113,7 @@ pub fn load(
         let key = unique_key(&mut keys, &name);
         let pinned = lock.and_then(|l| l.lock.plugins.iter().find(|p| p.key == key));
         let source = source::resolve(cfg, pinned).with_context(|| format!("plugins.{i}"))?;
-        let compiled = rt.compile(&source.component, &source.origin)?;
+        let compiled = rt.compile_digested(&source.component.sha256, || source.component.bytes(), &source.origin)?;
         let locked = Locked { key: key.clone(), version: source.version(), sha256: compiled.sha256.clone(), source: source.origin.clone() };
         if let Some(check) = lock {
             check.lock.check_plugin(&locked, &check.what)?;

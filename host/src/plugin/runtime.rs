@@ -3,16 +3,17 @@
 //! host interface and a WASI that grants nothing, and a cache of compiled
 //! components so a second start does not recompile.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
+use crate::bundle::sha256_hex;
 use super::state::PluginState;
 
 /// How often the engine's epoch advances; per-call deadlines are counted in these ticks.
@@ -88,16 +89,30 @@ impl Runtime {
     /// Not a component, or not one exporting one of hammer's worlds in a
     /// version this host supports (both versions named).
     pub fn compile(&self, bytes: &[u8], label: &str) -> Result<Compiled> {
-        let sha256 = format!("{:x}", Sha256::digest(bytes));
-        let (component, from_cache) = self.cached(bytes, &sha256).with_context(|| format!("`{label}`"))?;
+        self.compile_digested(&sha256_hex(bytes), || Ok(Cow::Borrowed(bytes)), label)
+    }
+
+    /// [`Self::compile`] of a component whose sha256 is known: `bytes` is
+    /// called for its bytes (which must hash to `sha256`) only when the
+    /// cache does not hold its compiled form.
+    ///
+    /// # Errors
+    /// As [`Self::compile`], and whatever `bytes` returns.
+    pub fn compile_digested<'a>(
+        &self,
+        sha256: &str,
+        bytes: impl FnOnce() -> Result<Cow<'a, [u8]>>,
+        label: &str,
+    ) -> Result<Compiled> {
+        let (component, from_cache) = self.cached(bytes, sha256).with_context(|| format!("`{label}`"))?;
         let kind = self.kind_of(&component).with_context(|| format!("plugin `{label}`"))?;
-        Ok(Compiled { component, kind, sha256, from_cache })
+        Ok(Compiled { component, kind, sha256: sha256.to_string(), from_cache })
     }
 
     /// The compiled component, and whether it came from the cache.
-    fn cached(&self, bytes: &[u8], sha256: &str) -> Result<(Component, bool)> {
+    fn cached<'a>(&self, bytes: impl FnOnce() -> Result<Cow<'a, [u8]>>, sha256: &str) -> Result<(Component, bool)> {
         let Some(dir) = &self.cache_dir else {
-            let c = Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
+            let c = Component::new(&self.engine, &*bytes()?).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
             return Ok((c, false));
         };
         let key = {
@@ -115,7 +130,8 @@ impl Runtime {
                 return Ok((c, true));
             }
         }
-        let compiled = self.engine.precompile_component(bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
+        let bytes = bytes()?;
+        let compiled = self.engine.precompile_component(&bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
         // A cache that cannot be written only costs a recompilation next time.
         if std::fs::create_dir_all(dir).is_ok() {
             let _ = crate::checkpoint::atomic::write_atomic(&file, &compiled);
@@ -190,10 +206,7 @@ pub fn compatible(plugin: &str, host: &str) -> bool {
 
 /// `$HAMMER_HOME/cache/components` (default `~/.hammer`).
 fn default_cache_dir() -> Option<PathBuf> {
-    let home = std::env::var_os("HAMMER_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".hammer")))?;
-    Some(home.join("cache").join("components"))
+    crate::bundle::Store::default_root().ok().map(|home| home.join("cache").join("components"))
 }
 
 #[cfg(test)]

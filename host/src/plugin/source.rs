@@ -7,6 +7,7 @@
 //! supports); without one, `./plugins/<name>.wasm`, then each directory of
 //! `$HAMMER_PLUGIN_PATH`, then the newest release in the store.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -14,18 +15,50 @@ use semver::VersionReq;
 
 use super::lock::Locked;
 use super::runtime::INTERFACE_VERSION;
-use crate::bundle::{Bundle, Manifest, Store, EXTENSION};
+use crate::bundle::{Bundle, Digests, Manifest, Store, EXTENSION};
 use crate::config::PluginConfig;
 
 /// A plugin's component, ready to compile.
 #[derive(Debug)]
 pub struct Source {
-    /// The component's bytes.
-    pub component: Vec<u8>,
+    /// The component: its sha256, and its bytes or the file holding them.
+    pub component: Blob,
     /// Where it came from, for messages and the lock file (a path, or `store`).
     pub origin: String,
     /// The bundle's manifest, when it came from a bundle.
     pub manifest: Option<Manifest>,
+}
+
+/// A component known by its sha256, whose bytes are read only when they
+/// are needed (to compile it: a start with its compiled form cached never
+/// reads them).
+#[derive(Debug)]
+pub struct Blob {
+    /// sha256 of the component, hex.
+    pub sha256: String,
+    /// The bytes, when they are in memory already.
+    bytes: Option<Vec<u8>>,
+    /// The file holding them, otherwise.
+    file: PathBuf,
+}
+
+impl Blob {
+    /// The component's bytes: those in memory, else the file's, which must
+    /// still hash to `sha256`.
+    ///
+    /// # Errors
+    /// The file cannot be read or has changed.
+    pub fn bytes(&self) -> Result<Cow<'_, [u8]>> {
+        if let Some(bytes) = &self.bytes {
+            return Ok(Cow::Borrowed(bytes));
+        }
+        let bytes = std::fs::read(&self.file).with_context(|| format!("cannot read `{}`", self.file.display()))?;
+        let actual = crate::bundle::sha256_hex(&bytes);
+        if actual != self.sha256 {
+            bail!("`{}` changed while it was being loaded (sha256 {} then {actual}); run again", self.file.display(), self.sha256);
+        }
+        Ok(Cow::Owned(bytes))
+    }
 }
 
 impl Source {
@@ -81,17 +114,20 @@ fn from_file(path: PathBuf) -> Result<Source> {
     let origin = path.display().to_string();
     if path.extension().is_some_and(|e| e == EXTENSION) {
         let bundle = Bundle::read(&path)?;
-        return Ok(Source { component: bundle.component, origin, manifest: Some(bundle.manifest) });
+        let component = Blob { sha256: bundle.manifest.sha256.clone(), bytes: Some(bundle.component), file: path };
+        return Ok(Source { component, origin, manifest: Some(bundle.manifest) });
     }
-    let component = std::fs::read(&path).with_context(|| format!("cannot read plugin `{origin}`"))?;
+    let digest = Digests::of_home(&Store::default_root()?).of(&path).with_context(|| format!("cannot read plugin `{origin}`"))?;
+    let component = Blob { sha256: digest.sha256, bytes: digest.bytes, file: path };
     Ok(Source { component, origin, manifest: None })
 }
 
+/// The installed bundle `req` selects; resolving checked its component against its manifest.
 fn from_store(name: &str, req: &VersionReq) -> Result<Source> {
     let store = Store::open_default()?;
     let installed = store.resolve(name, req, INTERFACE_VERSION)?;
-    let bundle = installed.load()?;
-    Ok(Source { component: bundle.component, origin: "store".into(), manifest: Some(bundle.manifest) })
+    let component = Blob { sha256: installed.manifest.sha256.clone(), bytes: None, file: installed.component_path() };
+    Ok(Source { component, origin: "store".into(), manifest: Some(installed.manifest) })
 }
 
 /// `./plugins`, then the directories of `$HAMMER_PLUGIN_PATH`.

@@ -286,3 +286,21 @@ fn the_default_root_is_hammer_home() {
         None => assert!(root.ends_with(".hammer")),
     }
 }
+
+#[test]
+fn a_flipped_byte_is_detected_after_the_memo_remembered_the_component() {
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open(home.path());
+    let a = bundle("ema", "0.1.0", "0.1.0", "a component long enough to flip bytes in");
+    let installed = store.install(&a, false).unwrap().installed;
+    std::thread::sleep(super::super::digest::SETTLED + Duration::from_millis(100));
+    store.resolve("ema", &req("^0.1"), "0.1.0").unwrap();
+    let memo = home.path().join("cache/digests");
+    assert_eq!(read_dir_sorted(&memo).unwrap().len(), 1, "the settled component's digest is remembered");
+    // Same size, same modification time: only the change time tells.
+    let mtime = fs::metadata(installed.component_path()).unwrap().modified().unwrap();
+    flip(&installed.component_path(), 10);
+    File::options().write(true).open(installed.component_path()).unwrap().set_modified(mtime).unwrap();
+    let e = store.resolve("ema", &req("^0.1"), "0.1.0").unwrap_err();
+    assert!(matches!(e, ResolveError::Damaged { .. }), "{e}");
+}
