@@ -50,6 +50,22 @@ language_tests!(python);
 language_tests!(js);
 language_tests!(c);
 
+/// `sdk/python/hammer_sdk.py`, which the Python plugins import, passes its
+/// own unit tests (`sdk/python/test_hammer_sdk.py`) under the venv's Python.
+#[test]
+fn python_sdk_helpers_pass_their_unit_tests() {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/python");
+    let out = std::process::Command::new(hammer_tests::python())
+        .args(["-m", "unittest", "-v", "test_hammer_sdk"])
+        .current_dir(&sdk)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let report = hammer_tests::stderr(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("Ran 4 tests") && report.trim_end().ends_with("OK"), "{report}");
+}
+
 /// Writes a tiny job `<name>.toml` (`size` points, `epochs` epochs, log
 /// interval 1) with `extra` appended; returns its path.
 fn job(dir: &Path, name: &str, size: usize, epochs: u32, extra: &str) -> PathBuf {

@@ -16,6 +16,11 @@ from componentize_py_types import Err
 from wit_world.exports import lr_policy
 from wit_world.imports import types
 
+import hammer_sdk
+
+# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+hammer_sdk.fast_enums(types)
+
 MAGIC = b"HPCO"
 VERSION = 1
 KNOWN = ("T_max", "eta_min")

@@ -5,6 +5,11 @@ first `before-train` it tries to read `/etc/hostname` and logs
 from wit_world import exports
 from wit_world.imports import host, types
 
+import hammer_sdk
+
+# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+hammer_sdk.fast_enums(types)
+
 
 def _try_read():
     try:

@@ -14,6 +14,11 @@ from wit_world import exports
 from componentize_py_types import Err
 from wit_world.imports import host, types
 
+import hammer_sdk
+
+# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+hammer_sdk.fast_enums(types)
+
 MAGIC = b"HPSK"
 VERSION = 1
 KNOWN = ("factor",)

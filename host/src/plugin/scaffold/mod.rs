@@ -61,7 +61,7 @@ pub fn new_plugin_in(dir: &Path, kind: Kind, lang: Lang, sdk: &Path) -> Result<(
     }
     let crate_name = name.replace('-', "_");
     if lang == Lang::Python {
-        return python::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));
+        return python::write(dir, &crate_name, kind, &sdk.with_file_name("wit"), &sdk.join("python"));
     }
     if lang == Lang::Js {
         return js::write(dir, &crate_name, kind, &sdk.with_file_name("wit"));

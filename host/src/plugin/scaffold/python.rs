@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 
 use super::Kind;
 
-/// Writes `app.py`, `build.sh`, `manifest.toml` and a README into `dir`.
-pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()> {
+/// Writes `app.py`, `build.sh`, `manifest.toml` and a README into `dir`;
+/// `build.sh` builds against the WIT at `wit` with the helpers of `sdk`
+/// (`hammer_sdk.py`) on the Python path.
+pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let write = |file: &str, text: String| -> Result<()> {
         let path = dir.join(file);
@@ -25,9 +27,10 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
         "build.sh",
         format!(
             "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-py (pip install componentize-py).\nset -euo pipefail\n\
-             cd \"$(dirname \"$0\")\"\nWIT=\"${{HAMMER_WIT:-{wit}}}\"\n\
-             \"${{COMPONENTIZE_PY:-componentize-py}}\" -d \"$WIT\" -w {world} componentize app -o {name}.wasm\n",
-            wit = wit.display()
+             cd \"$(dirname \"$0\")\"\nWIT=\"${{HAMMER_WIT:-{wit}}}\"\nSDK=\"${{HAMMER_PYTHON_SDK:-{sdk}}}\"\n\
+             \"${{COMPONENTIZE_PY:-componentize-py}}\" -d \"$WIT\" -w {world} componentize app -p . -p \"$SDK\" -o {name}.wasm\n",
+            wit = wit.display(),
+            sdk = sdk.display()
         ),
     )?;
     let script = dir.join("build.sh");
@@ -46,7 +49,9 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
              To share it, pack the component with `manifest.toml` (name, version, kind, the options' schema):\n\n\
              ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
              Keep the plugin's state in a module-level object: componentize-py creates an instance of\n\
-             the exported class for every call. The component bundles CPython (about 18 MB); hammer\n\
+             the exported class for every call. `hammer_sdk` (hammer's `sdk/python`, on the build's\n\
+             Python path) holds helpers: `hammer_sdk.fast_enums(types)` makes the lifting of every\n\
+             step-info's `phase` and `mode` a tuple lookup instead of two Python calls. The component bundles CPython (about 18 MB); hammer\n\
              compiles it once (a few seconds) and then loads it from its cache.\n",
             kind = kind.name()
         ),
@@ -61,6 +66,11 @@ Called after every training iteration; logs the loss every `every` iterations.
 from wit_world import exports
 from wit_world.imports import host, types
 from componentize_py_types import Err
+
+import hammer_sdk
+
+# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+hammer_sdk.fast_enums(types)
 
 
 class _State:
@@ -143,6 +153,11 @@ from wit_world import exports
 from wit_world.imports import types
 from wit_world.exports.lr_policy import Decision
 from componentize_py_types import Err
+
+import hammer_sdk
+
+# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+hammer_sdk.fast_enums(types)
 
 
 class _State:
