@@ -19,6 +19,8 @@ use crate::plugin::runtime::INTERFACE_VERSION;
 const JCO: &str = "1.35.0";
 /// See [`JCO`].
 const COMPONENTIZE_JS: &str = "0.23.0";
+/// See [`JCO`]: jco's QuickJS backend, which jco itself requires only by a range.
+const COMPONENTIZE_QJS: &str = "0.4.5";
 
 /// Writes `app.js`, `build.sh`, `package.json`, `manifest.toml` and a README into `dir`.
 pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()> {
@@ -89,7 +91,8 @@ fn package_json(name: &str) -> String {
   "devDependencies": {{
     "@bytecodealliance/componentize-js": "{COMPONENTIZE_JS}",
     "@bytecodealliance/jco": "{JCO}",
-    "@bytecodealliance/preview2-shim": "0.25.0"
+    "@bytecodealliance/preview2-shim": "0.25.0",
+    "componentize-qjs": "{COMPONENTIZE_QJS}"
   }}
 }}
 "#,
@@ -259,3 +262,16 @@ export const lrPolicy = {
     loadState(_state) {},
 };
 "#;
+
+#[cfg(test)]
+mod tests {
+    /// The scaffold pins exactly the toolchain hammer's own JavaScript plugins are built with.
+    #[test]
+    fn the_scaffold_pins_the_repository_toolchain() {
+        let ours: serde_json::Value = serde_json::from_str(include_str!("../../../../polyglot/js/package.json")).unwrap();
+        let scaffold: serde_json::Value = serde_json::from_str(&super::package_json("my_hook")).unwrap();
+        let pinned = scaffold["devDependencies"].as_object().unwrap();
+        assert_eq!(pinned, ours["dependencies"].as_object().unwrap());
+        assert_eq!(scaffold["name"], "my-hook");
+    }
+}
