@@ -44,7 +44,8 @@ use anyhow::{bail, Context, Result};
 use crate::config::PluginConfig;
 use crate::logging::Logger;
 use crate::metric::Metric;
-use crate::runner::{Hook, LrPolicy};
+use crate::data::Shard;
+use crate::runner::{Hook, LrPolicy, Mode, Phase, StepInfo};
 use bindings::hook::HookPluginPre;
 use bindings::lr_policy::LrPolicyPluginPre;
 use bindings::metric::MetricPluginPre;
@@ -82,7 +83,9 @@ pub struct LockCheck {
 }
 
 /// Loads, instantiates and sets up every plugin of `configs`; with a
-/// `lock`, the plugins must be exactly the locked ones. On a `rank` other
+/// `lock`, the plugins must be exactly the locked ones. `shard` is this
+/// process's rank and the job's world size in a distributed job (what
+/// `host.step()` tells plugins from setup on). On a rank other
 /// than 0, the hooks that run on rank 0 alone (`rank_zero_only` in their
 /// config entry or their bundle's manifest) are resolved (and locked) but
 /// not instantiated.
@@ -97,8 +100,22 @@ pub fn load(
     logger: &Logger,
     lock: Option<&LockCheck>,
     work_dir: Option<&Path>,
-    rank: usize,
+    shard: Option<Shard>,
 ) -> Result<Plugins> {
+    let shard = shard.unwrap_or(Shard { rank: 0, world_size: 1 });
+    let rank = shard.rank;
+    // Where the loop is while plugins set up: before the run.
+    let at_setup = StepInfo {
+        phase: Phase::BeforeRun,
+        mode: Mode::Train,
+        epoch: 0,
+        iter: 0,
+        inner_iter: 0,
+        max_epochs: 0,
+        max_iters: 0,
+        rank: rank as u32,
+        world_size: shard.world_size as u32,
+    };
     let mut plugins = Plugins::default();
     if configs.is_empty() {
         if let Some(check) = lock {
@@ -152,7 +169,7 @@ pub fn load(
             }
             None => None,
         };
-        let options = options::to_wit(&options).with_context(|| format!("plugin `{name}`: options"))?;
+        let options = options::to_wit(&options, source.manifest.as_ref()).with_context(|| format!("plugin `{name}`: options"))?;
         let path = &source.origin;
         let pre = rt.linker.instantiate_pre(&compiled.component).map_err(|e| {
             anyhow::anyhow!("plugin `{name}` ({path}) cannot be linked: {e:?}")
@@ -162,7 +179,7 @@ pub fn load(
                 let pre = HookPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
                 let phases = inst
-                    .call_setup(|b, s| b.hammer_plugin_hook().call_setup(s, &options))?
+                    .call_setup(&at_setup, |b, s| b.hammer_plugin_hook().call_setup(s, &options))?
                     .unwrap_or_default();
                 let phases = phases.into_iter().map(phase::from_wit).collect();
                 plugins.hooks.push(Box::new(WasmHook { inst, priority: cfg.priority, phases, key }));
@@ -170,13 +187,13 @@ pub fn load(
             Kind::Metric => {
                 let pre = MetricPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                inst.call_setup(|b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
+                inst.call_setup(&at_setup, |b, s| b.hammer_plugin_metric().call_setup(s, &options))?;
                 plugins.metrics.push(Box::new(WasmMetric { inst, key }));
             }
             Kind::LrPolicy => {
                 let pre = LrPolicyPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                inst.call_setup(|b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?;
+                inst.call_setup(&at_setup, |b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?;
                 plugins.lr_policies.push(Box::new(WasmLrPolicy { inst, key }));
             }
         }
