@@ -207,7 +207,7 @@ fn measure(
     // The tutorial's optimizer: Adam, lr 1e-3, beta1 0.9 as its momentum.
     let optimizer = OptimizerView { base_lr: 1e-3, momentum: Some(0.9) };
     let t = Instant::now();
-    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None, 0)?;
+    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None, None)?;
     let plugin_load_s = seconds(t);
 
     let calls = match compiled.kind {

@@ -94,6 +94,9 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
     let all = format!("{log}{err}");
     assert_eq!(all.matches("I am rank 0 of 2").count(), 7, "{all}");
     assert_eq!(all.matches("I am rank 1 of 2").count(), 1, "{all}");
+    // From setup on: `host.step()` knows the rank and the world size.
+    assert_eq!(all.matches("set up as rank 0 of 2").count(), 3, "{all}");
+    assert_eq!(all.matches("set up as rank 1 of 2").count(), 1, "{all}");
     assert!(all.contains("[rank 1] "), "{all}");
 }
 

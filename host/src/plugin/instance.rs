@@ -147,7 +147,8 @@ impl<B> Instance<B> {
         self.failed
     }
 
-    /// Calls the plugin's `setup` through `f`: a failure there stops the run
+    /// Calls the plugin's `setup` through `f`, with `host.step()` reading
+    /// `at` (where the loop is while it sets up): a failure there stops the run
     /// whatever `on_error` says, as the WIT promises ("an error stops the run
     /// before it starts"); `on_error` governs the calls after it.
     ///
@@ -155,10 +156,11 @@ impl<B> Instance<B> {
     /// The plugin's failure, naming it and `setup`.
     pub fn call_setup<R>(
         &mut self,
+        at: &StepInfo,
         f: impl FnOnce(&B, &mut Store<PluginState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<Option<R>> {
         let policy = std::mem::replace(&mut self.on_error, OnError::Abort);
-        let result = self.call("setup", None, None, f);
+        let result = self.call("setup", Some(at), None, f);
         self.on_error = policy;
         result
     }

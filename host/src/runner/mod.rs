@@ -192,7 +192,7 @@ impl Runner {
         let mut metrics = metric::build(&cfg.val_evaluator)?;
         let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
         let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
-        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref(), rank)?;
+        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref(), shard)?;
         let mut hooks = HookSet::default();
         for hook in plugins.hooks {
             hooks.register(hook);

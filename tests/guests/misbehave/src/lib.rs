@@ -6,7 +6,8 @@
 //! `params`, `write_file`) log
 //! `<action>: denied (...)` or `<action>: ALLOWED (...)`; `random` logs a
 //! number drawn from WASI's randomness; `rank` warns
-//! `I am rank R of N` (a warning: every rank of a distributed job shows it).
+//! `I am rank R of N` (a warning: every rank of a distributed job shows it),
+//! and at setup `set up as rank R of N` (what `host.step()` says then).
 
 use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
 
@@ -31,6 +32,10 @@ impl Hook for Misbehave {
         self.from_iter = options.get_u64("from_iter", 0)?;
         let at = options.get_str("at", "after_train_iter")?;
         let phase = PHASES.iter().find(|(n, _)| *n == at).ok_or(format!("unknown phase `{at}`"))?.1;
+        if self.action == "rank" {
+            let step = hammer_sdk::step();
+            hammer_sdk::warn(&format!("set up as rank {} of {}", step.rank, step.world_size));
+        }
         Ok(vec![phase])
     }
 
