@@ -35,7 +35,7 @@ class _State:
         self.next_epoch = 0
 
 
-# componentize-py makes a new instance of the exported class for every call:
+# componentize-py calls each exported function on an instance of its own:
 # the plugin's state lives in this module-level object instead.
 _s = _State()
 

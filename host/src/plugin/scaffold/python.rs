@@ -48,8 +48,8 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
              [componentize-py](https://pypi.org/project/componentize-py/):\n\n```sh\npip install componentize-py\n./build.sh        # writes {name}.wasm\nhammer train CONFIG --plugin {name}.wasm\n```\n\n\
              To share it, pack the component with `manifest.toml` (name, version, kind, the options' schema):\n\n\
              ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
-             Keep the plugin's state in a module-level object: componentize-py creates an instance of\n\
-             the exported class for every call. `hammer_sdk` (hammer's `sdk/python`, on the build's\n\
+             Keep the plugin's state in a module-level object: componentize-py calls each\n\
+             exported function on an instance of its own (`setup`'s `self` is not `on_phase`'s). `hammer_sdk` (hammer's `sdk/python`, on the build's\n\
              Python path) holds helpers: `hammer_sdk.fast_enums(types)` makes the lifting of every\n\
              step-info's `phase` and `mode` a tuple lookup instead of two Python calls. The component bundles CPython (about 18 MB); hammer\n\
              compiles it once (a few seconds) and then loads it from its cache.\n",
@@ -77,7 +77,7 @@ class _State:
     every = 100
 
 
-# componentize-py creates an instance of the exported class for every call:
+# componentize-py calls each exported function on an instance of its own:
 # keep state in a module-level object.
 _s = _State()
 
@@ -117,7 +117,7 @@ class _State:
     total = 0.0
 
 
-# componentize-py creates an instance of the exported class for every call:
+# componentize-py calls each exported function on an instance of its own:
 # keep state in a module-level object.
 _s = _State()
 
@@ -164,7 +164,7 @@ class _State:
     gamma = 0.9
 
 
-# componentize-py creates an instance of the exported class for every call:
+# componentize-py calls each exported function on an instance of its own:
 # keep state in a module-level object.
 _s = _State()
 
