@@ -208,7 +208,8 @@ def markdown(result):
         '## Loading (host/examples/plugin_bench.rs, a fresh process each)',
         '',
         '| language | plugin | component | size (MB) | compile: first load, empty cache (s) '
-        '| cached: first load in a new process (ms) | start from the cache: hash, load, link, instantiate, setup (ms) |',
+        '| cached: first load in a new process (ms) '
+        '| start from the cache: find (digest remembered), load, link, instantiate, setup (ms) |',
         '| --- | --- | --- | ---: | ---: | ---: | ---: |',
     ]
     for lang, entry in langs.items():
