@@ -100,6 +100,31 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
     assert!(all.contains("[rank 1] "), "{all}");
 }
 
+/// `hammer val` under a launcher: each rank evaluates its half of the
+/// validation set, and rank 0 alone reports the whole set's metrics, those
+/// of one process.
+#[test]
+fn val_under_a_launcher_shards_the_data_and_reports_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = job(dir, "job.toml", 32, 1, "");
+    run(hammer_command(dir).args(["train", cfg.to_str().unwrap(), "--work-dir", "w"]));
+    let ckpt = dir.join("w/epoch_1.safetensors");
+    let args = ["val", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()];
+    let accuracies = |text: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.split("accuracy: ").nth(1)).map(|v| v.split_whitespace().next().unwrap().to_string()).collect()
+    };
+    let single = stdout(&run(hammer_command(dir).args(args)));
+    let out = run(&mut launch(dir, 2, &args));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(accuracies(&single).len(), 1, "{single}");
+    assert_eq!(accuracies(&all), accuracies(&single), "{all}");
+    // 200 points in batches of 100: two batches in one process, one on each rank.
+    assert!(single.contains("[2/2]"), "{single}");
+    assert!(all.contains("Epoch(val) [0][1/1]"), "{all}");
+    assert!(all.contains("Distributed: rank 0 of 2 (gloo backend)"), "{all}");
+}
+
 /// Gradients accumulate locally for `accumulative_counts` iterations (DDP's
 /// `no_sync`) and are averaged once per step: the same weights as one
 /// process with twice the batch and the same accumulation.

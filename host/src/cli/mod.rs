@@ -172,6 +172,10 @@ pub struct EvalArgs {
     /// The checkpoint (or safetensors weights) to evaluate.
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// As `hammer train --launcher`: under a launcher, each process
+    /// evaluates its share of the data and rank 0 reports the whole's metrics.
+    #[arg(long, default_value = "auto", value_parser = crate::dist::Launcher::parse)]
+    pub launcher: crate::dist::Launcher,
 }
 
 /// `hammer config ...`.
@@ -298,8 +302,9 @@ fn export(checkpoint: &std::path::Path, out: &std::path::Path) -> Result<()> {
 }
 
 fn evaluate(args: &EvalArgs, test: bool) -> Result<()> {
-    let cfg = args.config.load(&[])?;
-    let mut runner = Runner::build(cfg, None, Start::LoadFrom(args.checkpoint.clone()))?;
+    let mut cfg = args.config.load(&[])?;
+    let dist = join_job(args.launcher, &mut cfg)?;
+    let mut runner = Runner::build_distributed(cfg, None, Start::LoadFrom(args.checkpoint.clone()), None, dist)?;
     if test {
         runner.test()?;
     } else {
