@@ -56,7 +56,11 @@
 #   - the tutorial job with the language's hook added (`--plugin`) against
 #     the job as it is, BENCH_POLYGLOT_ROUNDS rounds back to back (default 5),
 #     in reverse order every other round; hammer's own per-extension timing
-#     of the hook is read from each log.
+#     of the hook is read from each log;
+#   - host/examples/hook_overhead.rs: the same job with and without the
+#     hook in one process, BENCH_OVERHEAD_PAIRS pairs (default 20), the
+#     order alternating: what the hook adds to the loop, its calls and what
+#     they cost the loop around them, without the whole-process noise.
 # bench/summarize_polyglot.py writes bench/results/polyglot.{json,md}.
 #
 # Part "dist": data-parallel training with 1 and 2 processes on a
@@ -88,12 +92,14 @@ PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
 PARTS="${BENCH_PARTS:-tutorial plugins data polyglot dist}"
 POLYGLOT_ROUNDS="${BENCH_POLYGLOT_ROUNDS:-5}"
+OVERHEAD_PAIRS="${BENCH_OVERHEAD_PAIRS:-20}"
 DATA_EPOCHS="${BENCH_DATA_EPOCHS:-5}"
 STEPS="${BENCH_STEPS:-20}"
 BENCH_CACHE="${BENCH_CACHE:-$CACHE/bench}"
 HAMMER="$CARGO_TARGET_DIR/debug/hammer"
 TCH_LOOP="$CARGO_TARGET_DIR/debug/tch-loop"
 PLUGIN_BENCH="$CARGO_TARGET_DIR/debug/examples/plugin_bench"
+HOOK_OVERHEAD="$CARGO_TARGET_DIR/debug/examples/hook_overhead"
 DATA_BENCH="$CARGO_TARGET_DIR/debug/examples/data_bench"
 STEP_BENCH="$CARGO_TARGET_DIR/debug/examples/step_bench"
 CONFIG=configs/tutorial.toml
@@ -107,6 +113,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ "$PLUGIN_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_PLUGIN_ROUNDS must be a positive integer, not '$PLUGIN_ROUNDS'"
 [[ "$POLYGLOT_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_POLYGLOT_ROUNDS must be a positive integer, not '$POLYGLOT_ROUNDS'"
+[[ "$OVERHEAD_PAIRS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_OVERHEAD_PAIRS must be a positive integer, not '$OVERHEAD_PAIRS'"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer, not '$WARMUP'"
 [[ "$DATA_EPOCHS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DATA_EPOCHS must be a positive integer, not '$DATA_EPOCHS'"
 [[ "$STEPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STEPS must be a positive integer, not '$STEPS'"
@@ -140,7 +147,7 @@ fi
 if want plugins || want polyglot; then
     echo "bench: building tests/guests and host/examples/plugin_bench.rs" >&2
     tests/guests/build.sh
-    cargo build --quiet --example plugin_bench -p hammer
+    cargo build --quiet --example plugin_bench --example hook_overhead -p hammer
 fi
 if want polyglot; then
     echo "bench: building the plugins of polyglot/ (polyglot/build.sh)" >&2
@@ -385,6 +392,14 @@ if want polyglot; then
     RUNS="$TMP/polyglot-runs.tsv"
     printf 'tool\tround\twall_s\tlog\tcpu_s\n' >"$RUNS"
     run_rounds "$POLYGLOT_ROUNDS" "${tools[@]}"
+    for lang in "${!HOOK[@]}"; do
+        if ! "$HOOK_OVERHEAD" "$CONFIG" --plugin "${HOOK[$lang]}" --threads "$THREADS" --pairs "$OVERHEAD_PAIRS" \
+            --out "$PG/overhead-$lang.json" >"$PG/overhead-$lang.log" 2>&1; then
+            tail -n 30 "$PG/overhead-$lang.log" >&2
+            die "hook_overhead failed for $lang"
+        fi
+        echo "bench: hook_overhead $lang done" >&2
+    done
     "$PY" bench/summarize_polyglot.py "$RUNS" "$LANGS" "$PG" bench/results --threads "$THREADS" \
         --config "$CONFIG" --load-before "$load_before"
 fi
