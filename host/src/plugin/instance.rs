@@ -105,17 +105,7 @@ impl<B> Instance<B> {
             limits,
             scalars: Default::default(),
             requests: Default::default(),
-            step: to_wit(&StepInfo {
-                phase: Phase::BeforeRun,
-                mode: Mode::Train,
-                epoch: 0,
-                iter: 0,
-                inner_iter: 0,
-                max_epochs: 0,
-                max_iters: 0,
-                rank: 0,
-                world_size: 1,
-            }),
+            step: to_wit(&StepInfo::before_run(0, 1)),
             logs: Vec::new(),
             parameters,
         };

@@ -45,7 +45,7 @@ use crate::config::PluginConfig;
 use crate::logging::Logger;
 use crate::metric::Metric;
 use crate::data::Shard;
-use crate::runner::{Hook, LrPolicy, Mode, Phase, StepInfo};
+use crate::runner::{Hook, LrPolicy, StepInfo};
 use bindings::hook::HookPluginPre;
 use bindings::lr_policy::LrPolicyPluginPre;
 use bindings::metric::MetricPluginPre;
@@ -104,18 +104,7 @@ pub fn load(
 ) -> Result<Plugins> {
     let shard = shard.unwrap_or(Shard { rank: 0, world_size: 1 });
     let rank = shard.rank;
-    // Where the loop is while plugins set up: before the run.
-    let at_setup = StepInfo {
-        phase: Phase::BeforeRun,
-        mode: Mode::Train,
-        epoch: 0,
-        iter: 0,
-        inner_iter: 0,
-        max_epochs: 0,
-        max_iters: 0,
-        rank: rank as u32,
-        world_size: shard.world_size as u32,
-    };
+    let at_setup = StepInfo::before_run(rank as u32, shard.world_size as u32);
     let mut plugins = Plugins::default();
     if configs.is_empty() {
         if let Some(check) = lock {

@@ -189,3 +189,21 @@ pub struct StepInfo {
     /// Number of processes in the job (1 alone).
     pub world_size: u32,
 }
+
+impl StepInfo {
+    /// Where the loop is before a run starts, on `rank` of `world_size`
+    /// processes: what plugins see while they set up.
+    pub fn before_run(rank: u32, world_size: u32) -> Self {
+        Self {
+            phase: Phase::BeforeRun,
+            mode: Mode::Train,
+            epoch: 0,
+            iter: 0,
+            inner_iter: 0,
+            max_epochs: 0,
+            max_iters: 0,
+            rank,
+            world_size,
+        }
+    }
+}
