@@ -13,8 +13,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
-use crate::bundle::sha256_hex;
 use super::state::PluginState;
+use crate::bundle::sha256_hex;
 
 /// How often the engine's epoch advances; per-call deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(10);
