@@ -15,7 +15,7 @@ use super::runtime::TICK;
 use super::state::{OutputCapture, PluginState};
 use crate::config::PluginConfig;
 use crate::logging::Logger;
-use crate::runner::{HookContext, Mode, Phase, StepInfo};
+use crate::runner::{HookContext, Mode, StepInfo};
 
 /// What to do when a plugin fails (trap, timeout, or an error it returns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
