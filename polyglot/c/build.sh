@@ -34,7 +34,10 @@ cc_path="$(readlink -f "$(command -v "$cc")")"
 plugins=(spike:hook-plugin accuracy:metric-plugin cosine:lr-policy-plugin probe:hook-plugin)
 
 # Warnings are errors in the plugins' own code, not in the generated bindings.
-cflags=(--target=wasm32-wasi -std=c11 -O2)
+# Headers: clang's own, then wasi-libc's, never the host's (Debian's clang
+# also searches /usr/local/include and /usr/include for wasm32-wasi, where
+# glibc's and Linux's headers would compile and then fail to link).
+cflags=(--target=wasm32-wasi -std=c11 -O2 -nostdlibinc -idirafter /usr/include/wasm32-wasi)
 strict=(-Wall -Wextra -Wshadow -Wconversion -Werror)
 
 # Whether $1 exists and is newer than every other argument.

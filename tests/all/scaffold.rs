@@ -108,4 +108,12 @@ fn scaffolded_c_plugins_build_pack_and_load() {
     // wit-bindgen, wasm-tools and the WASI adapter as polyglot/c/setup.sh installs them.
     let tools = toolchain("HAMMER_C_TOOLCHAIN", "tools", &["bin/wit-bindgen", "bin/wasm-tools", "lib/wasi_snapshot_preview1.reactor.wasm"]);
     scaffold_build_and_train(tmp.path(), "c", "c", "lr-policy", |plugin| build_sh(plugin, &[("HAMMER_C_TOOLCHAIN", &tools)]));
+    // The host's headers are out of reach: a Linux header is not found,
+    // rather than found, compiled for the wrong system and failed at link.
+    let plugin = tmp.path().join("c-hook");
+    let source = std::fs::read_to_string(plugin.join("plugin.c")).unwrap();
+    std::fs::write(plugin.join("plugin.c"), format!("#include <linux/types.h>\n{source}")).unwrap();
+    let out = Command::new(plugin.join("build.sh")).env("HAMMER_C_TOOLCHAIN", &tools).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("'linux/types.h' file not found"), "{err}");
 }

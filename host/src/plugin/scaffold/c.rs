@@ -273,7 +273,8 @@ mkdir build
 # The world's bindings: build/plugin.h, build/plugin.c and the component type.
 "$WIT_BINDGEN" c --world @WORLD@ --rename-world plugin --autodrop-borrows yes --out-dir build "$WIT" \
     2>build/wit-bindgen.log || { cat build/wit-bindgen.log >&2; exit 1; }
-flags=(--target=wasm32-wasi -std=c11 -O2)
+# clang's headers, then wasi-libc's; never the host's /usr/include.
+flags=(--target=wasm32-wasi -std=c11 -O2 -nostdlibinc -idirafter /usr/include/wasm32-wasi)
 "$WASI_CC" "${flags[@]}" -Wall -Wextra -I build -c plugin.c -o build/@NAME@.o
 "$WASI_CC" "${flags[@]}" -c build/plugin.c -o build/bindings.o
 # A reactor: no `main`, the host calls the exports.
