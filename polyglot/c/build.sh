@@ -62,7 +62,7 @@ for entry in "${plugins[@]}"; do
     world="${entry#*:}"
     src="$here/$name/plugin.c"
     out="$here/out/$name.wasm"
-    if up_to_date "$out" "$src" "$here"/common/*.h "$root/wit/hammer.wit" "${BASH_SOURCE[0]}" \
+    if up_to_date "$out" "$src" "$here"/common/*.h "$here"/common/*.c "$root/wit/hammer.wit" "${BASH_SOURCE[0]}" \
         "$wit_bindgen" "$wasm_tools" "$adapter" "$cc_path" "$builtins" /usr/lib/wasm32-wasi/libc.a; then
         continue
     fi
@@ -77,8 +77,9 @@ for entry in "${plugins[@]}"; do
         --out-dir "$build" "$root/wit"
     "$cc" "${cflags[@]}" "${strict[@]}" -I "$build" -I "$here/common" -c "$src" -o "$build/$name.o"
     "$cc" "${cflags[@]}" -c "$build/plugin.c" -o "$build/bindings.o"
+    "$cc" "${cflags[@]}" "${strict[@]}" -c "$here/common/stack_chk.c" -o "$build/stack_chk.o"
     "$cc" --target=wasm32-wasi -mexec-model=reactor \
-        "$build/$name.o" "$build/bindings.o" "$build/plugin_component_type.o" -o "$build/core.wasm"
+        "$build/$name.o" "$build/bindings.o" "$build/stack_chk.o" "$build/plugin_component_type.o" -o "$build/core.wasm"
     "$wasm_tools" component new "$build/core.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$out.tmp.$$"
     mv -f "$out.tmp.$$" "$out"
 done

@@ -116,4 +116,10 @@ fn scaffolded_c_plugins_build_pack_and_load() {
     let out = Command::new(plugin.join("build.sh")).env("HAMMER_C_TOOLCHAIN", &tools).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("'linux/types.h' file not found"), "{err}");
+    // 128-bit arithmetic links (compiler-rt's stack-protector symbols are defined).
+    let wide = "__attribute__((used)) long long wide_mod(long long a, long long b) {\n    \
+                return (long long)((unsigned __int128)a * (unsigned __int128)b % 1000003u);\n}\n";
+    std::fs::write(plugin.join("plugin.c"), format!("{source}{wide}")).unwrap();
+    let out = Command::new(plugin.join("build.sh")).env("HAMMER_C_TOOLCHAIN", &tools).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -63,9 +63,7 @@ bool exports_hammer_plugin_lr_policy_setup(exports_hammer_plugin_lr_policy_optio
 
 /* Whether (t - 1 - T_max) % (2 T_max) == 0, as Python computes it on
  * unbounded integers: whether t - 1 = T_max modulo 2 T_max. In unsigned 64-bit
- * arithmetic, which cannot overflow here (2 T_max < 2^64), and without
- * __int128 (whose division comes from Debian's compiler-rt, built with a stack
- * protector wasi-libc does not provide). */
+ * arithmetic, which cannot overflow here (2 T_max < 2^64). */
 static bool restarts(int64_t t) {
     uint64_t period = 2 * (uint64_t)t_max;
     uint64_t before = (uint64_t)(t - 1); /* t > INT64_MIN: the caller incremented it */
