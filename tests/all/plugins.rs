@@ -224,3 +224,47 @@ fn metric_plugins_read_and_emit_scalars() {
         assert_eq!(r["observer/batches"].as_f64(), Some(2.0), "{r}");
     }
 }
+
+/// The compiled-component cache keeps to `HAMMER_CACHE_LIMIT_MB`: the
+/// compilation that overflows it deletes the forms used least recently,
+/// never its own.
+#[test]
+fn the_compiled_cache_keeps_to_its_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let home = dir.join("home");
+    let cfg = tiny_config(dir, "job.toml", 64, 1, "");
+    let plugin = |name: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(format!("{name}.wasm"));
+    let forms = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(home.join("cache/components"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect();
+        names.sort();
+        names
+    };
+    let train = |work: &str, limit: &str, plugins: &[&str]| {
+        let mut cmd = hammer_tests::hammer_command(dir);
+        cmd.env("HAMMER_HOME", &home).env("HAMMER_CACHE_LIMIT_MB", limit);
+        cmd.args(["train", cfg.to_str().unwrap(), "--work-dir", work]);
+        for p in plugins {
+            cmd.arg("--plugin").arg(plugin(p));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", hammer_tests::stderr(&out));
+        stdout(&out)
+    };
+    train("w1", "1024", &["accuracy", "ema"]);
+    assert_eq!(forms().len(), 2);
+    // A third plugin, compiled under a limit of 0: only its own form stays.
+    let log = train("w2", "0", &["accuracy", "ema", "mean_loss"]);
+    assert!(log.contains("Loaded plugin `mean_loss`") && log.contains("(compiled)"), "{log}");
+    let left = forms();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // The next start finds the others gone and compiles them again.
+    let log = train("w3", "1024", &["accuracy", "mean_loss"]);
+    assert!(log.contains("Loaded plugin `accuracy`") && log.contains("(compiled)"), "{log}");
+    assert!(log.contains("(compiled form cached)"), "mean_loss's form stayed: {log}");
+    assert_eq!(forms().len(), 2);
+}

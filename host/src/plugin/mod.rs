@@ -15,6 +15,7 @@
 //! manifest's schema before anything runs.
 //!
 //! - [`runtime`]: the engine, linker and compiled-component cache;
+//! - `cache`: that cache kept under its size limit;
 //! - [`instance`]: one plugin's store and the guarded call into it;
 //! - `state`: the host functions and tensor handles a plugin imports;
 //! - `adapters`: plugins behind the runner's `Hook`, `Metric` and `LrPolicy` traits;
@@ -22,6 +23,7 @@
 
 mod adapters;
 pub mod bindings;
+mod cache;
 pub mod instance;
 pub mod lock;
 mod options;

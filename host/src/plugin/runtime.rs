@@ -1,7 +1,7 @@
 //! The wasmtime side shared by all plugins of a process: one engine (with a
 //! thread that ticks its epoch, for per-call deadlines), one linker with the
 //! host interface and a WASI that grants nothing, and a cache of compiled
-//! components so a second start does not recompile.
+//! components so a second start does not recompile (bounded: `cache`).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -127,14 +127,15 @@ impl Runtime {
             // engine with the same compatibility hash, atomically, into a
             // directory only hammer writes; its name carries the source's digest.
             if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &file) } {
+                super::cache::touch(&file);
                 return Ok((c, true));
             }
         }
         let bytes = bytes()?;
         let compiled = self.engine.precompile_component(&bytes).map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e:?}"))?;
         // A cache that cannot be written only costs a recompilation next time.
-        if std::fs::create_dir_all(dir).is_ok() {
-            let _ = crate::checkpoint::atomic::write_atomic(&file, &compiled);
+        if std::fs::create_dir_all(dir).is_ok() && crate::checkpoint::atomic::write_atomic(&file, &compiled).is_ok() {
+            super::cache::prune(dir, super::cache::limit_bytes(), &file);
         }
         // SAFETY: the bytes were just produced by this engine.
         let c = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| anyhow::anyhow!("{e:?}"))?;
