@@ -97,11 +97,10 @@ impl Digests {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         let sha256 = sha256_hex(&bytes);
         // Remember only what was read from the file as it was stat'ed, and settled.
+        let settled = taken_ns - identity.changed_ns() >= SETTLED.as_nanos() as i128;
         let unchanged = std::fs::metadata(path).is_ok_and(|m| Identity::of(&m) == identity);
-        if let Some(entry) = entry.filter(|_| unchanged) {
-            if taken_ns - identity.changed_ns() >= SETTLED.as_nanos() as i128 {
-                let _ = write(&entry, identity, taken_ns, &sha256);
-            }
+        if let Some(entry) = entry.filter(|_| settled && unchanged) {
+            let _ = write(&entry, identity, &sha256);
         }
         Ok(Digest { sha256, bytes: Some(bytes) })
     }
@@ -114,12 +113,12 @@ impl Digests {
     }
 }
 
-/// The digest an entry remembers, if it is for this identity and was taken
-/// once the file had settled.
+/// The digest an entry remembers, if it is for this identity (entries are
+/// written only for files that had settled when they were hashed).
 fn remembered(entry: &Path, identity: Identity) -> Option<String> {
     let text = std::fs::read_to_string(entry).ok()?;
     let fields: Vec<&str> = text.split_whitespace().collect();
-    let ["v1", dev, ino, size, mtime, ctime, taken, sha256] = fields[..] else { return None };
+    let ["v1", dev, ino, size, mtime, ctime, sha256] = fields[..] else { return None };
     let recorded = Identity {
         dev: dev.parse().ok()?,
         ino: ino.parse().ok()?,
@@ -127,14 +126,12 @@ fn remembered(entry: &Path, identity: Identity) -> Option<String> {
         mtime_ns: mtime.parse().ok()?,
         ctime_ns: ctime.parse().ok()?,
     };
-    let taken: i128 = taken.parse().ok()?;
-    let settled = taken - identity.changed_ns() >= SETTLED.as_nanos() as i128;
-    (recorded == identity && settled && sha256.len() == 64).then(|| sha256.to_string())
+    (recorded == identity && sha256.len() == 64).then(|| sha256.to_string())
 }
 
-fn write(entry: &Path, id: Identity, taken_ns: i128, sha256: &str) -> Result<()> {
+fn write(entry: &Path, id: Identity, sha256: &str) -> Result<()> {
     std::fs::create_dir_all(entry.parent().context("an entry has a directory")?)?;
-    let line = format!("v1 {} {} {} {} {} {taken_ns} {sha256}\n", id.dev, id.ino, id.size, id.mtime_ns, id.ctime_ns);
+    let line = format!("v1 {} {} {} {} {} {sha256}\n", id.dev, id.ino, id.size, id.mtime_ns, id.ctime_ns);
     crate::checkpoint::atomic::write_atomic(entry, line.as_bytes())
 }
 
