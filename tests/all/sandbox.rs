@@ -129,3 +129,30 @@ fn a_second_start_loads_the_compiled_component_from_the_cache() {
     let cache = std::fs::read_dir(tmp.path().join("home/cache/components")).unwrap().count();
     assert_eq!(cache, 1);
 }
+
+/// `HAMMER_PLUGIN_PROFILE=perfmap` names the plugins' compiled functions for
+/// `perf` (docs/plugins.md, section 3); another value is refused by name.
+#[test]
+fn the_plugin_profiler_writes_a_perf_map_or_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = misbehaving(tmp.path(), "nothing", "abort", 0);
+    let out = hammer_command(tmp.path())
+        .args(["train", &cfg, "--work-dir", "w"])
+        .env("HAMMER_PLUGIN_PROFILE", "perfmap")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = out.id();
+    let out = out.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let map = Path::new("/tmp").join(format!("perf-{pid}.map"));
+    let text = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
+    std::fs::remove_file(&map).unwrap();
+    assert!(text.lines().any(|l| l.ends_with("hammer:plugin/hook@0.1.0#on-phase")), "{}", &text[..text.len().min(2000)]);
+    let err = String::from_utf8(
+        hammer_command(tmp.path()).args(["train", &cfg, "--work-dir", "x"]).env("HAMMER_PLUGIN_PROFILE", "yes").output().unwrap().stderr,
+    )
+    .unwrap();
+    assert!(err.contains("HAMMER_PLUGIN_PROFILE must be `perfmap` or `jitdump`, not `yes`"), "{err}");
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, ProfilingStrategy};
 
 use super::bindings;
 use super::state::PluginState;
@@ -18,6 +18,19 @@ use crate::bundle::sha256_hex;
 
 /// How often the engine's epoch advances; per-call deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(10);
+
+/// The profiler `HAMMER_PLUGIN_PROFILE` asks for, so that `perf` can name
+/// the plugins' functions: `perfmap` (wasmtime writes `/tmp/perf-PID.map`,
+/// which `perf report` reads) or `jitdump` (`jit-PID.dump` in the working
+/// directory, for `perf inject --jit`); unset or empty, none.
+fn profiler(value: Option<&str>) -> Result<ProfilingStrategy> {
+    Ok(match value.unwrap_or("") {
+        "" => ProfilingStrategy::None,
+        "perfmap" => ProfilingStrategy::PerfMap,
+        "jitdump" => ProfilingStrategy::JitDump,
+        other => bail!("HAMMER_PLUGIN_PROFILE must be `perfmap` or `jitdump`, not `{other}`"),
+    })
+}
 
 /// The WIT package version this host implements.
 pub const INTERFACE_VERSION: &str = "0.1.0";
@@ -64,6 +77,7 @@ impl Runtime {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.concurrency_support(false);
+        config.profiler(profiler(std::env::var("HAMMER_PLUGIN_PROFILE").ok().as_deref())?);
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -212,7 +226,18 @@ fn default_cache_dir() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::compatible;
+    use super::{compatible, profiler};
+    use wasmtime::ProfilingStrategy;
+
+    #[test]
+    fn the_profiler_is_named_or_refused() {
+        assert!(matches!(profiler(None).unwrap(), ProfilingStrategy::None));
+        assert!(matches!(profiler(Some("")).unwrap(), ProfilingStrategy::None));
+        assert!(matches!(profiler(Some("perfmap")).unwrap(), ProfilingStrategy::PerfMap));
+        assert!(matches!(profiler(Some("jitdump")).unwrap(), ProfilingStrategy::JitDump));
+        let err = profiler(Some("vtune")).unwrap_err().to_string();
+        assert!(err.contains("HAMMER_PLUGIN_PROFILE") && err.contains("`vtune`"), "{err}");
+    }
 
     #[test]
     fn interface_versions_follow_semver() {
