@@ -57,10 +57,20 @@
 #     the job as it is, BENCH_POLYGLOT_ROUNDS rounds back to back (default 5),
 #     in reverse order every other round; hammer's own per-extension timing
 #     of the hook is read from each log;
+#   - as language <lang>-new, for python, js and c: the hook `hammer plugin
+#     new --kind hook --lang <lang>` writes, built by its build.sh: the glue
+#     of a hook call in that language with almost nothing inside (the floor);
+#   - host/examples/call_shapes.rs, for python and js: the exports of
+#     bench/call_shapes/shapes.wit (a step-info record in, only the phase
+#     in, nothing in; the spike detector given each), built here, timed in a
+#     tight loop and with 16 MiB written between calls; what the shape of
+#     hammer's hook call costs a dynamic language (bench/summarize_shapes.py
+#     writes bench/results/call_shapes.{json,md});
 #   - host/examples/hook_overhead.rs: the same job with and without the
-#     hook in one process, BENCH_OVERHEAD_PAIRS pairs (default 20), the
-#     order alternating: what the hook adds to the loop, its calls and what
-#     they cost the loop around them, without the whole-process noise.
+#     hook in one process, BENCH_OVERHEAD_PAIRS pairs (default 60), the
+#     order alternating: what the hook adds to a run (its start, its calls
+#     and what they cost the loop around them), without the whole-process
+#     noise.
 # bench/summarize_polyglot.py writes bench/results/polyglot.{json,md}.
 #
 # Part "dist": data-parallel training with 1 and 2 processes on a
@@ -92,7 +102,7 @@ PLUGIN_ROUNDS="${BENCH_PLUGIN_ROUNDS:-$ROUNDS}"
 WARMUP="${BENCH_WARMUP:-1}"
 PARTS="${BENCH_PARTS:-tutorial plugins data polyglot dist}"
 POLYGLOT_ROUNDS="${BENCH_POLYGLOT_ROUNDS:-5}"
-OVERHEAD_PAIRS="${BENCH_OVERHEAD_PAIRS:-20}"
+OVERHEAD_PAIRS="${BENCH_OVERHEAD_PAIRS:-60}"
 DATA_EPOCHS="${BENCH_DATA_EPOCHS:-5}"
 STEPS="${BENCH_STEPS:-20}"
 BENCH_CACHE="${BENCH_CACHE:-$CACHE/bench}"
@@ -100,6 +110,7 @@ HAMMER="$CARGO_TARGET_DIR/debug/hammer"
 TCH_LOOP="$CARGO_TARGET_DIR/debug/tch-loop"
 PLUGIN_BENCH="$CARGO_TARGET_DIR/debug/examples/plugin_bench"
 HOOK_OVERHEAD="$CARGO_TARGET_DIR/debug/examples/hook_overhead"
+CALL_SHAPES="$CARGO_TARGET_DIR/debug/examples/call_shapes"
 DATA_BENCH="$CARGO_TARGET_DIR/debug/examples/data_bench"
 STEP_BENCH="$CARGO_TARGET_DIR/debug/examples/step_bench"
 CONFIG=configs/tutorial.toml
@@ -147,7 +158,7 @@ fi
 if want plugins || want polyglot; then
     echo "bench: building tests/guests and host/examples/plugin_bench.rs" >&2
     tests/guests/build.sh
-    cargo build --quiet --example plugin_bench --example hook_overhead -p hammer
+    cargo build --quiet --example plugin_bench --example hook_overhead --example call_shapes -p hammer
 fi
 if want polyglot; then
     echo "bench: building the plugins of polyglot/ (polyglot/build.sh)" >&2
@@ -363,6 +374,24 @@ if want polyglot; then
         if [[ -f "$dir/accuracy.wasm" ]]; then add_plugin "$lang" metric "$dir/accuracy.wasm" '{}'; fi
         if [[ -f "$dir/cosine.wasm" ]]; then add_plugin "$lang" lr-policy "$dir/cosine.wasm" '{"T_max": 10}'; fi
     done
+    # Each language's floor, `<lang>-new`: the hook `hammer plugin new`
+    # writes (the language's glue around a check of the iteration number, a
+    # log line every 100 iterations), built by its own build.sh with the
+    # toolchains `make setup` installed.
+    NEW="$PG/new"
+    mkdir -p "$NEW"
+    for lang in python js c; do
+        (cd "$NEW" && "$HAMMER" plugin new "new-$lang" --kind hook --lang "$lang" >/dev/null) \
+            || die "hammer plugin new --lang $lang failed"
+        if ! (cd "$NEW/new-$lang" && COMPONENTIZE_PY="$(dirname "$PY")/componentize-py" \
+            NODE_BIN="$CACHE/node/node_modules/.bin" HAMMER_C_TOOLCHAIN="$CACHE/tools" \
+            ./build.sh >"$NEW/build-$lang.log" 2>&1); then
+            tail -n 30 "$NEW/build-$lang.log" >&2
+            die "the scaffolded $lang hook does not build"
+        fi
+        add_plugin "$lang-new" hook "$NEW/new-$lang/new_$lang.wasm" '{}'
+        HOOK[$lang-new]="$NEW/new-$lang/new_$lang.wasm"
+    done
     echo "bench: languages: ${!HOOK[*]}" >&2
 
     # Fewer calls than part "plugins": a Python or JavaScript call costs
@@ -402,6 +431,24 @@ if want polyglot; then
     done
     "$PY" bench/summarize_polyglot.py "$RUNS" "$LANGS" "$PG" bench/results --threads "$THREADS" \
         --config "$CONFIG" --load-before "$load_before"
+
+    SHAPES="$PG/shapes"
+    mkdir -p "$SHAPES"
+    load_before="$(loadavg)"
+    (cd bench/call_shapes/python && "$(dirname "$PY")/componentize-py" -d ../shapes.wit -w shapes-plugin \
+        componentize app -p . -p "$REPO/sdk/python" -o "$SHAPES/python.wasm" >/dev/null) \
+        || die "componentize-py failed on bench/call_shapes/python"
+    "$CACHE/node/node_modules/.bin/jco" componentize "$REPO/bench/call_shapes/js/app.js" --wit "$REPO/bench/call_shapes/shapes.wit" \
+        --world-name shapes-plugin --backend qjs --backend-qjs-disable-async -o "$SHAPES/js.wasm" >/dev/null \
+        || die "jco failed on bench/call_shapes/js"
+    for lang in python js; do
+        if ! "$CALL_SHAPES" "$SHAPES/$lang.wasm" --out "$SHAPES/$lang.json" >"$SHAPES/$lang.log" 2>&1; then
+            tail -n 30 "$SHAPES/$lang.log" >&2
+            die "call_shapes failed for $lang"
+        fi
+        echo "bench: call_shapes $lang done" >&2
+    done
+    "$PY" bench/summarize_shapes.py "$SHAPES" bench/results --load-before "$load_before"
 fi
 
 if want dist; then
