@@ -194,6 +194,35 @@ fn a_distributed_job_resumes_exactly() {
     assert_eq!(saved.len(), 3, "{saved:?}");
 }
 
+/// A plugin failing after an iteration on one rank only: the ranks agree on
+/// it, save that iteration together and stop, all with an error; resumed
+/// without the plugin, the job ends as if never stopped.
+#[test]
+fn a_plugin_failing_on_one_rank_is_checkpointed_by_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let plain = job(dir, "plain.toml", 16, 2, "");
+    let plain = plain.to_str().unwrap();
+    run(&mut launch(dir, 2, &["train", plain, "--work-dir", "straight"]));
+    let fail = format!(
+        "[[plugins]]\npath = \"{}\"\noptions = {{ action = \"error\", from_iter = 12, on_rank = 1 }}\n",
+        guest("misbehave").display()
+    );
+    let failing = job(dir, "failing.toml", 16, 2, &fail);
+    let out = launch(dir, 2, &["train", failing.to_str().unwrap(), "--work-dir", "w"]).stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    // Whichever rank the launcher shows, the plugin and the phase are named.
+    let shown = err.lines().filter(|l| l.starts_with("error: ")).collect::<Vec<_>>().join("\n");
+    assert!(shown.contains("plugin `misbehave` failed at `after_train_iter`: it returned an error"), "{err}");
+    let log = std::fs::read_to_string(dir.join("w/hammer.log")).unwrap();
+    assert!(log.contains("A plugin failed; saved iter_13.safetensors before stopping"), "{log}");
+    let out = run(&mut launch(dir, 2, &["train", plain, "--work-dir", "w", "--resume", "--relock"]));
+    assert!(stdout(&out).contains("iter_13.safetensors"), "{}", stdout(&out));
+    let diff = max_difference(&dir.join("straight/epoch_2.safetensors"), &dir.join("w/epoch_2.safetensors"));
+    assert_eq!(diff, 0.0, "the resumed job's weights differ by {diff}");
+}
+
 /// Starts rank `rank` of 2 by hand (torchrun's variables), with its own output files.
 fn start_rank(dir: &Path, cfg: &Path, rank: usize, port: u16) -> Child {
     let out = std::fs::File::create(dir.join(format!("rank{rank}.out"))).unwrap();

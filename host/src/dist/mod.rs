@@ -38,6 +38,9 @@ use tch::{Device, Tensor};
 
 use crate::config::DistConfig;
 
+/// How much of each rank's text [`Dist::all_gather_text`] carries.
+pub const GATHERED_TEXT_BYTES: usize = 8192;
+
 /// This process's membership of a distributed job.
 #[derive(Debug)]
 pub struct Dist {
@@ -138,6 +141,30 @@ impl Dist {
         let first = (batch * batch_size * self.world_size()) as i64;
         let keep = (n as i64 - first).clamp(0, rows);
         Ok(flat.narrow(0, 0, keep))
+    }
+
+    /// Every rank's `text`, in rank order (at most [`GATHERED_TEXT_BYTES`]
+    /// bytes of each, cut at a character boundary).
+    ///
+    /// # Errors
+    /// As [`Self::broadcast`].
+    pub fn all_gather_text(&self, text: &str) -> Result<Vec<String>> {
+        let mut end = text.len().min(GATHERED_TEXT_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = vec![0u8; GATHERED_TEXT_BYTES + 8];
+        bytes[..8].copy_from_slice(&(end as u64).to_le_bytes());
+        bytes[8..8 + end].copy_from_slice(&text.as_bytes()[..end]);
+        let parts = self.group.all_gather(&Tensor::from_slice(&bytes)).map_err(|e| self.explain(e))?;
+        Ok(parts
+            .iter()
+            .map(|part| {
+                let bytes = Vec::<u8>::try_from(part).unwrap_or_default();
+                let len = bytes.get(..8).map_or(0, |n| u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize);
+                String::from_utf8_lossy(bytes.get(8..8 + len).unwrap_or_default()).into_owned()
+            })
+            .collect())
     }
 
     /// Waits until every rank has reached the end of the run.

@@ -33,7 +33,9 @@ impl Runner {
     ///
     /// When a plugin fails with `on_error = "abort"` between two iterations
     /// (where model and optimizer agree), a checkpoint is saved first, so the
-    /// run can be resumed once the plugin is fixed.
+    /// run can be resumed once the plugin is fixed. In a distributed job the
+    /// ranks first agree that one failed, after the iteration, and save it
+    /// together.
     ///
     /// # Errors
     /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
@@ -42,24 +44,33 @@ impl Runner {
         self.iteration_done = false;
         let result = self.train_loop();
         if let Err(err) = &result {
-            // Not in a distributed job: saving takes every rank, and the
-            // others may be elsewhere (their last good checkpoint stays).
-            if err.downcast_ref::<crate::plugin::PluginFailure>().is_some() && !self.in_iteration && self.dist.is_none() {
+            // A distributed job saved in the loop, with every rank (`agree_on_stop`),
+            // if the failure came after an iteration; elsewhere the other
+            // ranks may be anywhere (their last good checkpoint stays).
+            if is_plugin_failure(err) && !self.in_iteration && self.dist.is_none() {
                 if self.iteration_done {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
                     self.advance_position();
                 }
-                let iter = self.state.iter;
-                match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
-                    Ok(()) => self.logger.warn(&format!(
-                        "A plugin failed; saved iter_{iter}.safetensors before stopping \
-                         (once it is fixed: `--resume --relock` continues the job with it)"
-                    )),
-                    Err(e) => self.logger.warn(&format!("A plugin failed, and saving a checkpoint failed too: {e:#}")),
-                }
+                self.save_after_plugin_failure();
             }
         }
         result
+    }
+
+    /// Saves the run at the current iteration after a plugin failed, so that
+    /// it can be resumed once the plugin is fixed; says so in the log.
+    fn save_after_plugin_failure(&mut self) {
+        let iter = self.state.iter;
+        match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
+            // In a distributed job, said once, by the rank that wrote it.
+            Ok(()) if !self.writes() => {}
+            Ok(()) => self.logger.warn(&format!(
+                "A plugin failed; saved iter_{iter}.safetensors before stopping \
+                 (once it is fixed: `--resume --relock` continues the job with it)"
+            )),
+            Err(e) => self.logger.warn(&format!("A plugin failed, and saving a checkpoint failed too: {e:#}")),
+        }
     }
 
     fn train_loop(&mut self) -> Result<()> {
@@ -109,10 +120,16 @@ impl Runner {
                 window.data_time += waited.as_secs_f64();
                 self.timings.data_wait += waited;
                 self.in_iteration = true;
-                self.train_iter(batch, &mut window, max_iters)?;
+                let failure = match self.train_iter(batch, &mut window, max_iters) {
+                    Ok(()) => None,
+                    // After a complete iteration, a distributed job tells the
+                    // other ranks first, so that they all save it.
+                    Err(e) if self.dist.is_some() && !self.in_iteration && is_plugin_failure(&e) => Some(e),
+                    Err(e) => return Err(e),
+                };
                 window.time += t0.elapsed().as_secs_f64();
                 self.advance_position();
-                self.agree_on_stop()?;
+                self.agree_on_stop(failure)?;
                 let done = self.state.iter - start_iter;
                 if self.logger.shows_progress() {
                     self.logger.progress(&self.progress_label(len), self.state.iter, max_iters);
@@ -229,19 +246,39 @@ impl Runner {
         reducer.average(dist.group()).map_err(|e| dist.explain(e))
     }
 
-    /// In a distributed job, whether any rank's hooks asked to stop: every
-    /// rank must leave the loop at the same iteration, or the others would
-    /// wait for it at the next all-reduce.
-    fn agree_on_stop(&mut self) -> Result<()> {
-        let Some(dist) = &self.dist else { return Ok(()) };
+    /// In a distributed job, whether any rank's hooks asked to stop, or any
+    /// rank's plugin failed after this iteration (`failure`, this rank's):
+    /// every rank must leave the loop at the same iteration, or the others
+    /// would wait for it at the next all-reduce. After a failure, all save
+    /// the iteration together and return an error.
+    fn agree_on_stop(&mut self, failure: Option<anyhow::Error>) -> Result<()> {
+        let Some(dist) = &self.dist else { return failure.map_or(Ok(()), Err) };
         // The same decision on every rank (rank-0-only hooks are configured
         // on all of them): a job without hooks has nothing to agree on.
         if self.cfg.plugins.is_empty() && self.hooks.names().is_empty() {
-            return Ok(());
+            return failure.map_or(Ok(()), Err);
         }
-        let flag = Tensor::from_slice(&[f32::from(u8::from(self.requests.stop.is_some()))]);
-        dist.group().all_reduce_sum(&[&flag]).map_err(|e| dist.explain(e))?;
-        if self.requests.stop.is_none() && flag.double_value(&[0]) > 0.0 {
+        let rank = dist.rank();
+        let flags = Tensor::from_slice(&[f32::from(u8::from(self.requests.stop.is_some())), f32::from(u8::from(failure.is_some()))]);
+        if let Err(e) = dist.group().all_reduce_sum(&[&flags]) {
+            // Another rank is gone: this rank's own failure, if any, is the news.
+            return Err(failure.unwrap_or_else(|| dist.explain(e)));
+        }
+        if flags.double_value(&[1]) > 0.0 {
+            // Every rank learns what failed where: a launcher shows the
+            // error of the first rank to exit and stops the others.
+            let own = failure.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
+            let failures = dist.all_gather_text(&own)?;
+            let first = failures.iter().enumerate().find(|(_, text)| !text.is_empty());
+            let reason = first.map_or_else(|| "a plugin failed".to_string(), |(r, text)| format!("rank {r}: {text}"));
+            self.save_after_plugin_failure();
+            // Rank 0 has written the checkpoint before any rank leaves.
+            if let Some(dist) = &self.dist {
+                dist.barrier()?;
+            }
+            return Err(failure.unwrap_or_else(|| anyhow::anyhow!("{reason}\n(rank {rank} stopped with it)")));
+        }
+        if self.requests.stop.is_none() && flags.double_value(&[0]) > 0.0 {
             self.requests.stop = Some("another rank's hook asked to stop".into());
         }
         Ok(())
@@ -471,6 +508,11 @@ fn iteration_seed(seed: u64, iter: u64) -> i64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     ((z ^ (z >> 31)) >> 1) as i64
+}
+
+/// Whether `err` is a plugin's failure (its message names the plugin and the phase).
+fn is_plugin_failure(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<crate::plugin::PluginFailure>().is_some()
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! A hook that misbehaves on purpose, for hammer's sandbox tests.
 //!
 //! Options: `action` (what to do), `at` (the phase, default
-//! `after_train_iter`) and `from_iter` (the first iteration to act at,
-//! default 0). Probing actions (`read_file`, `env`, `socket`, `clock`,
+//! `after_train_iter`), `from_iter` (the first iteration to act at,
+//! default 0) and `on_rank` (the only rank of a distributed job to act on;
+//! default: every rank). Probing actions (`read_file`, `env`, `socket`, `clock`,
 //! `params`, `write_file`) log
 //! `<action>: denied (...)` or `<action>: ALLOWED (...)`; `random` logs a
 //! number drawn from WASI's randomness; `rank` warns
@@ -15,6 +16,7 @@ use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
 struct Misbehave {
     action: String,
     from_iter: u64,
+    on_rank: Option<u32>,
 }
 
 const PHASES: [(&str, Phase); 5] = [
@@ -27,9 +29,10 @@ const PHASES: [(&str, Phase); 5] = [
 
 impl Hook for Misbehave {
     fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
-        options.check_known(&["action", "at", "from_iter"])?;
+        options.check_known(&["action", "at", "from_iter", "on_rank"])?;
         self.action = options.get_str("action", "nothing")?;
         self.from_iter = options.get_u64("from_iter", 0)?;
+        self.on_rank = options.optional_u64("on_rank")?.map(|r| u32::try_from(r).unwrap_or(u32::MAX));
         let at = options.get_str("at", "after_train_iter")?;
         let phase = PHASES.iter().find(|(n, _)| *n == at).ok_or(format!("unknown phase `{at}`"))?.1;
         if self.action == "rank" {
@@ -40,7 +43,7 @@ impl Hook for Misbehave {
     }
 
     fn on_phase(&mut self, step: &StepInfo) -> Result<(), String> {
-        if step.iter < self.from_iter {
+        if step.iter < self.from_iter || self.on_rank.is_some_and(|r| r != step.rank) {
             return Ok(());
         }
         match self.action.as_str() {
