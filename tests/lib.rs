@@ -139,3 +139,19 @@ pub fn plugin(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing: run plugins/build.sh (`make` does)", path.display());
     path
 }
+
+/// The WIT contract version this hammer implements (`hammer:plugin@X`), as manifests write it.
+pub fn interface() -> &'static str {
+    hammer::plugin::runtime::INTERFACE_VERSION
+}
+
+/// The next minor version of the contract, which `tests/guests`' `future_version` is built against.
+pub fn future_interface() -> String {
+    let v = semver_parts(interface());
+    format!("{}.{}.0", v.0, v.1 + 1)
+}
+
+fn semver_parts(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().expect("a numeric version"));
+    (parts.next().unwrap(), parts.next().unwrap())
+}

@@ -14,9 +14,10 @@ def fast_enums(*modules):
     """Makes lifting the WIT enums of ``modules`` (e.g. the bindings'
     ``wit_world.imports.types``) a C-level tuple lookup.
 
-    componentize-py lifts a WIT enum (the ``phase`` and ``mode`` of every
-    ``step-info``) by calling its Python ``Enum`` class with the case's
-    index, which runs two Python frames of the ``enum`` module per value:
+    componentize-py lifts a WIT enum (a hook's ``phase``, the ``phase`` and
+    ``mode`` of a ``step-info``) by calling its Python ``Enum`` class with the
+    case's index, which runs two Python frames of the ``enum`` module per
+    value: with hammer:plugin 0.1, whose hook calls carried a step-info,
     about a quarter of a Python hook's call into hammer. Each enum class
     gets a metaclass whose call is its members' tuple's ``__getitem__``, so
     ``Phase(3)`` returns the fourth member directly. Members, names,

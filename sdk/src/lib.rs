@@ -17,7 +17,7 @@
 //! host to compute on them.
 //!
 //! ```no_run
-//! use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo};
+//! use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo, Subscription};
 //!
 //! /// Stops training once the validation loss is small enough.
 //! #[derive(Default)]
@@ -26,10 +26,10 @@
 //! }
 //!
 //! impl Hook for GoodEnough {
-//!     fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+//!     fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
 //!         options.check_known(&["threshold"])?;
 //!         self.threshold = options.get_f64("threshold", 0.05)?;
-//!         Ok(vec![Phase::AfterValEpoch])
+//!         Ok(vec![Phase::AfterValEpoch.into()])
 //!     }
 //!
 //!     fn on_phase(&mut self, info: &StepInfo) -> Result<(), String> {
@@ -101,8 +101,8 @@ pub mod __private {
             export_macro_name: "__export_metric_world",
             default_bindings_module: "hammer_sdk::__private::metric_world",
             with: {
-                "hammer:plugin/types@0.1.0": super::hook_world::hammer::plugin::types,
-                "hammer:plugin/host@0.1.0": super::hook_world::hammer::plugin::host,
+                "hammer:plugin/types@0.2.0": super::hook_world::hammer::plugin::types,
+                "hammer:plugin/host@0.2.0": super::hook_world::hammer::plugin::host,
             },
         });
     }
@@ -117,8 +117,8 @@ pub mod __private {
             default_bindings_module: "hammer_sdk::__private::lr_world",
             additional_derives: [PartialEq],
             with: {
-                "hammer:plugin/types@0.1.0": super::hook_world::hammer::plugin::types,
-                "hammer:plugin/host@0.1.0": super::hook_world::hammer::plugin::host,
+                "hammer:plugin/types@0.2.0": super::hook_world::hammer::plugin::types,
+                "hammer:plugin/host@0.2.0": super::hook_world::hammer::plugin::host,
             },
         });
     }
@@ -127,7 +127,7 @@ pub mod __private {
     pub use lr_world::__export_lr_policy_world as export_lr_policy_world;
     pub use metric_world::__export_metric_world as export_metric_world;
 
-    use crate::{Decision, Hook, LrPolicy, Metric, Options, Phase, StepInfo, Tensor};
+    use crate::{Decision, Hook, LrPolicy, Metric, Options, Phase, StepInfo, Subscription, Tensor};
 
     /// Where an exported hook lives; implemented by [`export_hook!`](crate::export_hook).
     pub trait HookSlot {
@@ -138,11 +138,14 @@ pub mod __private {
     }
 
     impl<S: HookSlot> hook_world::exports::hammer::plugin::hook::Guest for S {
-        fn setup(options: Vec<(String, crate::OptionValue)>) -> Result<Vec<Phase>, String> {
+        fn setup(options: Vec<(String, crate::OptionValue)>) -> Result<Vec<Subscription>, String> {
             let options = Options::new(options);
             S::with(|p| p.setup(&options))
         }
-        fn on_phase(info: StepInfo) -> Result<(), String> {
+        fn on_phase(_phase: Phase) -> Result<(), String> {
+            // The host sends the phase only; a Rust hook gets the whole step
+            // (one cheap host call).
+            let info = crate::step();
             S::with(|p| p.on_phase(&info))
         }
         fn save_state() -> Vec<u8> {
@@ -221,6 +224,31 @@ pub use types::Phase;
 pub use types::Mode;
 /// Where the loop is: phase, mode, epoch, iteration, world size...
 pub use types::StepInfo;
+/// A phase a hook subscribes to, and how often ([`Subscription::every`]).
+pub use types::Subscription;
+
+impl Subscription {
+    /// Every time `phase` fires.
+    pub fn at(phase: Phase) -> Self {
+        Self { phase, every: 1 }
+    }
+
+    /// Every `n`-th time `phase` fires, counted by the training iteration
+    /// (1-based) at the phases of a training iteration, by the epoch at the
+    /// epoch phases, by the batch of its pass at the phases of a validation
+    /// or test iteration (MMEngine's `every_n_train_iters`,
+    /// `every_n_epochs`, `every_n_inner_iters`). Other phases fire once per
+    /// run, pass or checkpoint: the host refuses `n` > 1 there.
+    pub fn every(phase: Phase, n: u32) -> Self {
+        Self { phase, every: n }
+    }
+}
+
+impl From<Phase> for Subscription {
+    fn from(phase: Phase) -> Self {
+        Self::at(phase)
+    }
+}
 /// One option value as the host sends it; read options through [`Options`].
 pub use types::OptionValue;
 /// Severity of a [`log`] line.
@@ -264,8 +292,9 @@ pub fn debug(message: &str) {
 /// (world `hook-plugin`). Export it with [`export_hook!`].
 pub trait Hook {
     /// Called once before anything else with the plugin's options; returns
-    /// the phases to be called at. An error stops the run before it starts.
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String>;
+    /// the phases to be called at (`Phase::AfterTrainIter.into()`, or
+    /// [`Subscription::every`]). An error stops the run before it starts.
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String>;
 
     /// Called at each subscribed phase. An error is reported with the
     /// plugin's name and phase, and the config's failure policy applies.

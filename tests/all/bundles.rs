@@ -40,9 +40,10 @@ impl Home {
         std::fs::write(
             &manifest,
             format!(
-                "name = \"probe\"\nversion = \"{version}\"\nkind = \"hook\"\ninterface = \"0.1.0\"\n\
+                "name = \"probe\"\nversion = \"{version}\"\nkind = \"hook\"\ninterface = \"{interface}\"\n\
                  description = \"A probe.\"\n{extra}\n[options.action]\ntype = \"string\"\ndefault = \"nothing\"\ndoc = \"What to do.\"\n\
-                 [options.from_iter]\ntype = \"integer\"\ndefault = 0\ndoc = \"From which iteration.\"\n"
+                 [options.from_iter]\ntype = \"integer\"\ndefault = 0\ndoc = \"From which iteration.\"\n",
+                interface = hammer_tests::interface()
             ),
         )
         .unwrap();
@@ -60,7 +61,8 @@ fn pack_send_install_and_use_by_version() {
     let bundle = home.pack("0.1.0", "");
     assert!(bundle.ends_with("dist/probe-0.1.0.hpkg"), "{}", bundle.display());
     let info = home.ok(&["plugin", "info", bundle.to_str().unwrap()]);
-    assert!(info.starts_with("probe 0.1.0 (hook, built against hammer:plugin@0.1.0)"), "{info}");
+    let built = format!("probe 0.1.0 (hook, built against hammer:plugin@{})", hammer_tests::interface());
+    assert!(info.starts_with(&built), "{info}");
     assert!(info.contains("action (string, default \"nothing\")"), "{info}");
     // "Send" the file: a copy elsewhere installs the same.
     let sent = home.path().join("sent.hpkg");
@@ -158,12 +160,13 @@ fn manifests_that_lie_are_refused_at_pack() {
     let pack = |component: PathBuf| {
         home.err(&["plugin", "pack", component.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()])
     };
-    write("metric", "0.1.0");
+    let (current, future) = (hammer_tests::interface(), hammer_tests::future_interface());
+    write("metric", current);
     let err = pack(guest("misbehave"));
     assert!(err.contains("metric") && err.contains("hook"), "kind mismatch: {err}");
-    write("hook", "0.1.0");
+    write("hook", current);
     let err = pack(guest("future_version"));
-    assert!(err.contains("0.2.0") && err.contains("0.1.0"), "interface mismatch names both: {err}");
+    assert!(err.contains(&future) && err.contains(current), "interface mismatch names both: {err}");
     std::fs::write(&manifest, "name = \"x\"\nversion = \"one\"\n").unwrap();
     let err = pack(guest("misbehave"));
     assert!(err.contains("version"), "{err}");

@@ -65,8 +65,11 @@ fn two_ranks_match_one_process_with_twice_the_batch() {
         misbehave.display()
     );
     // And a bundle whose manifest asks for rank 0 alone.
-    let manifest = "name = \"chatty\"\nversion = \"1.0.0\"\nkind = \"hook\"\ninterface = \"0.1.0\"\nrank_zero_only = true\n\
-                    [options.action]\ntype = \"string\"\n[options.at]\ntype = \"string\"\n";
+    let manifest = format!(
+        "name = \"chatty\"\nversion = \"1.0.0\"\nkind = \"hook\"\ninterface = \"{}\"\nrank_zero_only = true\n\
+         [options.action]\ntype = \"string\"\n[options.at]\ntype = \"string\"\n",
+        hammer_tests::interface()
+    );
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
     let home = dir.join("home");
     let wasm = misbehave.to_str().unwrap();

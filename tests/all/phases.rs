@@ -122,3 +122,26 @@ fn hooks_are_ordered_by_priority() {
     runner.train().unwrap();
     assert_eq!(*log.lock().unwrap(), vec!["a", "b1", "b2", "c", "a", "b1", "b2", "c"]);
 }
+
+/// A plugin subscribed with an interval is called only at the multiples:
+/// of the training iteration (1-based) at an iteration phase, of the epoch
+/// at an epoch phase; an interval at a once-per-run phase is refused at setup.
+#[test]
+fn a_plugin_is_called_only_every_so_often_when_it_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let misbehave = hammer_tests::guest("misbehave");
+    let every = |at: &str, n: u32| {
+        format!("[[plugins]]\npath = \"{}\"\noptions = {{ action = \"print\", at = \"{at}\", every = {n} }}\n", misbehave.display())
+    };
+    // 3 epochs of 10 iterations.
+    let cfg = tiny_config(tmp.path(), "job.toml", 320, 3, &(every("after_train_iter", 7) + &every("after_train_epoch", 2)));
+    let out = hammer_tests::hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+    let log = hammer_tests::stdout(&out);
+    let printed: Vec<&str> = log.lines().filter_map(|l| l.split("] hello from misbehave at iteration ").nth(1)).collect();
+    // Iterations 7, 14, 21 and 28 (they print their 0-based index: 6, 13, 20, 27), and the end
+    // of epoch 2 (20 iterations done), between the 20th and the 21st.
+    assert_eq!(printed, ["6", "13", "20", "20", "27"], "{log}");
+    let refused = tiny_config(tmp.path(), "bad.toml", 320, 1, &every("before_run", 2));
+    let err = hammer_tests::hammer_err(tmp.path(), &["train", refused.to_str().unwrap(), "--work-dir", "b"]);
+    assert!(err.contains("plugin `misbehave`: setup: it asked for `before_run` every 2 times"), "{err}");
+}

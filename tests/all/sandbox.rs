@@ -98,7 +98,8 @@ fn an_incompatible_interface_version_is_refused_before_running() {
     let cfg = tiny_config(tmp.path(), "job.toml", 64, 1, "");
     let future = guest("future_version");
     let err = hammer_err(tmp.path(), &["train", cfg.to_str().unwrap(), "--plugin", future.to_str().unwrap()]);
-    assert!(err.contains("hammer:plugin@0.2.0") && err.contains("hammer:plugin@0.1.0"), "{err}");
+    let (future, current) = (hammer_tests::future_interface(), hammer_tests::interface());
+    assert!(err.contains(&format!("hammer:plugin@{future}")) && err.contains(&format!("hammer:plugin@{current}")), "{err}");
     assert!(!tmp.path().join("work_dirs/job/epoch_1.safetensors").exists());
 }
 
@@ -149,7 +150,8 @@ fn the_plugin_profiler_writes_a_perf_map_or_is_refused() {
     let map = Path::new("/tmp").join(format!("perf-{pid}.map"));
     let text = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
     std::fs::remove_file(&map).unwrap();
-    assert!(text.lines().any(|l| l.ends_with("hammer:plugin/hook@0.1.0#on-phase")), "{}", &text[..text.len().min(2000)]);
+    let export = format!("hammer:plugin/hook@{}#on-phase", hammer_tests::interface());
+    assert!(text.lines().any(|l| l.ends_with(&export)), "{}", &text[..text.len().min(2000)]);
     let err = String::from_utf8(
         hammer_command(tmp.path()).args(["train", &cfg, "--work-dir", "x"]).env("HAMMER_PLUGIN_PROFILE", "yes").output().unwrap().stderr,
     )

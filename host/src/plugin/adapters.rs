@@ -9,6 +9,7 @@ use super::bindings::hook::HookPlugin;
 use super::bindings::lr_policy::LrPolicyPlugin;
 use super::bindings::metric::MetricPlugin;
 use super::instance::{to_wit, Instance};
+use super::phase;
 use super::state::HostTensor;
 use crate::metric::Metric;
 use crate::runner::{Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
@@ -17,7 +18,8 @@ use crate::runner::{Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
 pub struct WasmHook {
     pub(super) inst: Instance<HookPlugin>,
     pub(super) priority: u32,
-    pub(super) phases: Vec<Phase>,
+    /// The phases it subscribed to, each with its interval (1: every time).
+    pub(super) subscriptions: Vec<(Phase, u32)>,
     pub(super) key: String,
 }
 
@@ -44,11 +46,16 @@ impl Hook for WasmHook {
         self.priority
     }
     fn subscribes(&self, phase: Phase) -> bool {
-        self.phases.contains(&phase)
+        self.subscriptions.iter().any(|(p, _)| *p == phase)
+    }
+    fn due(&self, info: &StepInfo) -> bool {
+        let every = self.subscriptions.iter().find(|(p, _)| *p == info.phase).map_or(1, |(_, every)| *every);
+        every <= 1 || info.occurrence().is_none_or(|n| n % u64::from(every) == 0)
     }
     fn call(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()> {
-        let wit = to_wit(info);
-        self.inst.call(info.phase.name(), Some(info), Some(ctx), |b, s| b.hammer_plugin_hook().call_on_phase(s, wit))?;
+        // Only the phase crosses: the plugin asks `host.step()` for the rest.
+        let phase = phase::to_wit(info.phase);
+        self.inst.call(info.phase.name(), Some(info), Some(ctx), |b, s| b.hammer_plugin_hook().call_on_phase(s, phase))?;
         Ok(())
     }
 }

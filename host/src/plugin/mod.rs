@@ -169,11 +169,11 @@ pub fn load(
             Kind::Hook => {
                 let pre = HookPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                let phases = inst
+                let subscriptions = inst
                     .call_setup(&at_setup, |b, s| b.hammer_plugin_hook().call_setup(s, &options))?
                     .unwrap_or_default();
-                let phases = phases.into_iter().map(phase::from_wit).collect();
-                plugins.hooks.push(Box::new(WasmHook { inst, priority: cfg.priority, phases, key }));
+                let subscriptions = phase::subscriptions(subscriptions).with_context(|| format!("plugin `{name}`: setup"))?;
+                plugins.hooks.push(Box::new(WasmHook { inst, priority: cfg.priority, subscriptions, key }));
             }
             Kind::Metric => {
                 let pre = MetricPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;

@@ -1,7 +1,34 @@
-//! The runner's phases and their WIT twins (`hammer:plugin/types.phase`).
+//! The runner's phases and their WIT twins (`hammer:plugin/types.phase`),
+//! and a hook's subscriptions to them.
 
-use super::bindings::types::Phase as WitPhase;
+use anyhow::{bail, Result};
+
+use super::bindings::types::{Phase as WitPhase, Subscription};
 use crate::runner::Phase;
+
+/// A hook's subscriptions as the runner keeps them, each phase once with
+/// its interval (0 read as 1).
+///
+/// # Errors
+/// A phase twice, or an interval at a phase that happens once per run,
+/// pass or checkpoint.
+pub fn subscriptions(wit: Vec<Subscription>) -> Result<Vec<(Phase, u32)>> {
+    let mut out: Vec<(Phase, u32)> = Vec::with_capacity(wit.len());
+    for s in wit {
+        let (phase, every) = (from_wit(s.phase), s.every.max(1));
+        if out.iter().any(|(p, _)| *p == phase) {
+            bail!("it subscribed to `{phase}` twice");
+        }
+        if every > 1 && !phase.repeats() {
+            bail!(
+                "it asked for `{phase}` every {every} times, and `{phase}` happens once per run, pass or checkpoint \
+                 (an interval applies to the phases of iterations and epochs)"
+            );
+        }
+        out.push((phase, every));
+    }
+    Ok(out)
+}
 
 /// The WIT phase of a runner phase.
 pub fn to_wit(phase: Phase) -> WitPhase {
@@ -76,6 +103,17 @@ pub fn from_wit(phase: WitPhase) -> Phase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_keep_intervals_and_refuse_what_cannot_repeat() {
+        let sub = |phase, every| Subscription { phase, every };
+        let got = subscriptions(vec![sub(WitPhase::AfterTrainIter, 100), sub(WitPhase::BeforeRun, 0)]).unwrap();
+        assert_eq!(got, vec![(Phase::AfterTrainIter, 100), (Phase::BeforeRun, 1)]);
+        let e = subscriptions(vec![sub(WitPhase::AfterValEpoch, 2)]).unwrap_err().to_string();
+        assert!(e.contains("`after_val_epoch` every 2 times") && e.contains("happens once per run"), "{e}");
+        let e = subscriptions(vec![sub(WitPhase::AfterTrainIter, 1), sub(WitPhase::AfterTrainIter, 5)]).unwrap_err().to_string();
+        assert!(e.contains("subscribed to `after_train_iter` twice"), "{e}");
+    }
 
     #[test]
     fn every_phase_round_trips() {

@@ -33,7 +33,7 @@ fn profiler(value: Option<&str>) -> Result<ProfilingStrategy> {
 }
 
 /// The WIT package version this host implements.
-pub const INTERFACE_VERSION: &str = "0.1.0";
+pub const INTERFACE_VERSION: &str = "0.2.0";
 
 /// The kind of world a plugin targets (read from its exports), as bundle
 /// manifests name it.
@@ -192,7 +192,8 @@ impl Runtime {
         if !compatible(&version, INTERFACE_VERSION) {
             bail!(
                 "it was built against hammer:plugin@{version}, and this hammer supports \
-                 hammer:plugin@{INTERFACE_VERSION} (0.1.x); rebuild it against this version's WIT"
+                 hammer:plugin@{INTERFACE_VERSION} ({}); rebuild it against this version's WIT",
+                compatible_range(INTERFACE_VERSION)
             );
         }
         Ok(kind)
@@ -219,6 +220,15 @@ pub fn compatible(plugin: &str, host: &str) -> bool {
     }
 }
 
+/// The versions [`compatible`] with `host`, as people write them (`0.2.x`, `1.x`).
+fn compatible_range(host: &str) -> String {
+    match semver::Version::parse(host) {
+        Ok(v) if v.major == 0 => format!("0.{}.x", v.minor),
+        Ok(v) => format!("{}.x", v.major),
+        Err(_) => host.to_string(),
+    }
+}
+
 /// `$HAMMER_HOME/cache/components` (default `~/.hammer`).
 fn default_cache_dir() -> Option<PathBuf> {
     crate::bundle::Store::default_root().ok().map(|home| home.join("cache").join("components"))
@@ -237,6 +247,12 @@ mod tests {
         assert!(matches!(profiler(Some("jitdump")).unwrap(), ProfilingStrategy::JitDump));
         let err = profiler(Some("vtune")).unwrap_err().to_string();
         assert!(err.contains("HAMMER_PLUGIN_PROFILE") && err.contains("`vtune`"), "{err}");
+    }
+
+    #[test]
+    fn the_compatible_range_is_written_as_people_do() {
+        assert_eq!(super::compatible_range("0.2.0"), "0.2.x");
+        assert_eq!(super::compatible_range("1.4.2"), "1.x");
     }
 
     #[test]

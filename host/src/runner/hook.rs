@@ -29,6 +29,12 @@ pub trait Hook: Stateful {
     /// Whether the hook wants to be called at `phase`; asked once, at
     /// registration.
     fn subscribes(&self, phase: Phase) -> bool;
+    /// Whether the hook wants this call of a phase it subscribes to (a hook
+    /// called only every so often says no in between); by default, yes.
+    fn due(&self, info: &StepInfo) -> bool {
+        let _ = info;
+        true
+    }
     /// Called at each subscribed phase.
     ///
     /// # Errors
@@ -111,6 +117,9 @@ impl HookSet {
         let Some(list) = self.subscribed.get(info.phase as usize) else { return Ok(()) };
         for &i in list {
             let hook = &mut self.hooks[i];
+            if !hook.due(info) {
+                continue;
+            }
             let started = Instant::now();
             let result = hook.call(info, ctx);
             self.tallies[i].add(started.elapsed());

@@ -67,6 +67,12 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Whether the phase fires more than once per run, pass or checkpoint, so
+    /// that a hook may ask for it only every so often ([`StepInfo::occurrence`]).
+    pub fn repeats(self) -> bool {
+        StepInfo { phase: self, ..StepInfo::before_run(0, 1) }.occurrence().is_some()
+    }
+
     /// Every phase, in declaration order.
     pub const ALL: [Phase; 29] = [
         Phase::BeforeRun,
@@ -191,6 +197,34 @@ pub struct StepInfo {
 }
 
 impl StepInfo {
+    /// Which occurrence of its phase this is, as an interval (a hook's
+    /// `every`) counts them: the training iteration (1-based) at the phases
+    /// of a training iteration, the epoch (1-based) at `before_train_epoch`
+    /// and `after_train_epoch`, the batch of the pass (1-based) at the phases
+    /// of a validation or test iteration (MMEngine's `every_n_train_iters`,
+    /// `every_n_epochs`, `every_n_inner_iters`); `None` at the phases that
+    /// happen once per run, pass or checkpoint.
+    pub fn occurrence(&self) -> Option<u64> {
+        match self.phase {
+            Phase::BeforeTrainIter
+            | Phase::AfterTrainIter
+            | Phase::BeforeForward
+            | Phase::AfterForward
+            | Phase::BeforeBackward
+            | Phase::AfterBackward
+            | Phase::BeforeOptimizerStep
+            | Phase::AfterOptimizerStep => Some(self.iter + 1),
+            Phase::BeforeTrainEpoch => Some(u64::from(self.epoch) + 1),
+            // A complete epoch has been counted by then; an iteration-based
+            // run can end inside one.
+            Phase::AfterTrainEpoch => Some(u64::from(self.epoch) + u64::from(self.inner_iter > 0)),
+            Phase::BeforeValIter | Phase::AfterValIter | Phase::BeforeTestIter | Phase::AfterTestIter => {
+                Some(self.inner_iter + 1)
+            }
+            _ => None,
+        }
+    }
+
     /// Where the loop is before a run starts, on `rank` of `world_size`
     /// processes: what plugins see while they set up.
     pub fn before_run(rank: u32, world_size: u32) -> Self {
@@ -205,5 +239,54 @@ impl StepInfo {
             rank,
             world_size,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(phase: Phase, epoch: u32, iter: u64, inner_iter: u64) -> StepInfo {
+        StepInfo { phase, epoch, iter, inner_iter, ..StepInfo::before_run(0, 1) }
+    }
+
+    #[test]
+    fn occurrences_count_iterations_epochs_and_batches_from_one() {
+        // The 100th training iteration (0-based index 99), in epoch 3 of 40 iterations.
+        assert_eq!(at(Phase::AfterTrainIter, 2, 99, 19).occurrence(), Some(100));
+        assert_eq!(at(Phase::BeforeForward, 2, 99, 19).occurrence(), Some(100));
+        // Epoch 3 starts with 2 completed, and has been counted when it ends.
+        assert_eq!(at(Phase::BeforeTrainEpoch, 2, 80, 0).occurrence(), Some(3));
+        assert_eq!(at(Phase::AfterTrainEpoch, 3, 120, 0).occurrence(), Some(3));
+        // An iteration-based run ending inside epoch 4.
+        assert_eq!(at(Phase::AfterTrainEpoch, 3, 130, 10).occurrence(), Some(4));
+        // The 5th validation batch.
+        assert_eq!(at(Phase::AfterValIter, 3, 120, 4).occurrence(), Some(5));
+        assert_eq!(at(Phase::BeforeRun, 0, 0, 0).occurrence(), None);
+        assert_eq!(at(Phase::AfterValEpoch, 3, 120, 0).occurrence(), None);
+    }
+
+    #[test]
+    fn only_iteration_and_epoch_phases_repeat() {
+        let repeating: Vec<&str> = Phase::ALL.iter().filter(|p| p.repeats()).map(|p| p.name()).collect();
+        assert_eq!(
+            repeating,
+            [
+                "before_train_epoch",
+                "after_train_epoch",
+                "before_train_iter",
+                "after_train_iter",
+                "before_forward",
+                "after_forward",
+                "before_backward",
+                "after_backward",
+                "before_optimizer_step",
+                "after_optimizer_step",
+                "before_val_iter",
+                "after_val_iter",
+                "before_test_iter",
+                "after_test_iter",
+            ]
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! State (`HECB` version 1): the best value so far (optional f64).
 
 use hammer_sdk::state::{StateReader, StateWriter};
-use hammer_sdk::{export_hook, Hook, Level, Options, Phase, StepInfo};
+use hammer_sdk::{export_hook, Hook, Level, Options, Phase, StepInfo, Subscription};
 
 /// Which direction is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +77,9 @@ pub struct CheckpointBest {
 }
 
 impl Hook for CheckpointBest {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
         self.config = Some(Config::from_options(options)?);
-        Ok(vec![Phase::AfterValEpoch])
+        Ok(vec![Phase::AfterValEpoch.into()])
     }
 
     fn on_phase(&mut self, _info: &StepInfo) -> Result<(), String> {

@@ -15,7 +15,7 @@
 //! State (`HEES` version 1): best score, wait count.
 
 use hammer_sdk::state::{StateReader, StateWriter};
-use hammer_sdk::{export_hook, Hook, Level, Options, Phase, StepInfo};
+use hammer_sdk::{export_hook, Hook, Level, Options, Phase, StepInfo, Subscription};
 
 /// Which direction is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,11 +145,11 @@ pub struct EarlyStopping {
 }
 
 impl Hook for EarlyStopping {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
         let config = Config::from_options(options)?;
         self.tracker = Some(Tracker::new(config.rule));
         self.config = Some(config);
-        Ok(vec![Phase::AfterValEpoch])
+        Ok(vec![Phase::AfterValEpoch.into()])
     }
 
     fn on_phase(&mut self, _info: &StepInfo) -> Result<(), String> {

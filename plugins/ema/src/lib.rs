@@ -18,7 +18,7 @@
 //! then per parameter its name and its shadow's values as f64.
 
 use hammer_sdk::state::{StateReader, StateWriter};
-use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo, Tensor};
+use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo, Subscription, Tensor};
 
 /// The options, parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -199,9 +199,9 @@ impl Ema {
 }
 
 impl Hook for Ema {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
         self.config = Some(Config::from_options(options)?);
-        Ok(vec![
+        Ok([
             Phase::BeforeRun,
             Phase::AfterLoadCheckpoint,
             Phase::AfterTrainIter,
@@ -209,7 +209,9 @@ impl Hook for Ema {
             Phase::AfterValEpoch,
             Phase::BeforeTestEpoch,
             Phase::AfterTestEpoch,
-        ])
+        ]
+        .map(Subscription::at)
+        .to_vec())
     }
 
     fn on_phase(&mut self, info: &StepInfo) -> Result<(), String> {

@@ -27,18 +27,18 @@ static void try_read(void) {
 }
 
 bool exports_hammer_plugin_hook_setup(exports_hammer_plugin_hook_options_t *options,
-                                      exports_hammer_plugin_hook_list_phase_t *ret, plugin_string_t *err) {
+                                      exports_hammer_plugin_hook_list_subscription_t *ret, plugin_string_t *err) {
     (void)err;
     exports_hammer_plugin_hook_options_free(options);
     try_read();
     ret->ptr = xmalloc(sizeof *ret->ptr);
-    ret->ptr[0] = HAMMER_PLUGIN_TYPES_PHASE_BEFORE_TRAIN;
+    ret->ptr[0] = (exports_hammer_plugin_hook_subscription_t){.phase = HAMMER_PLUGIN_TYPES_PHASE_BEFORE_TRAIN, .every = 1};
     ret->len = 1;
     return true;
 }
 
-bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_step_info_t *info, plugin_string_t *err) {
-    (void)info;
+bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_phase_t phase, plugin_string_t *err) {
+    (void)phase;
     (void)err;
     try_read();
     return true;

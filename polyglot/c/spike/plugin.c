@@ -71,19 +71,27 @@ static bool configure(const exports_hammer_plugin_hook_options_t *options, plugi
 }
 
 bool exports_hammer_plugin_hook_setup(exports_hammer_plugin_hook_options_t *options,
-                                      exports_hammer_plugin_hook_list_phase_t *ret, plugin_string_t *err) {
+                                      exports_hammer_plugin_hook_list_subscription_t *ret, plugin_string_t *err) {
     bool ok = configure(options, err);
     exports_hammer_plugin_hook_options_free(options);
     if (!ok) {
         return false;
     }
     ret->ptr = xmalloc(sizeof *ret->ptr);
-    ret->ptr[0] = HAMMER_PLUGIN_TYPES_PHASE_AFTER_TRAIN_ITER;
+    ret->ptr[0] = (exports_hammer_plugin_hook_subscription_t){.phase = HAMMER_PLUGIN_TYPES_PHASE_AFTER_TRAIN_ITER, .every = 1};
     ret->len = 1;
     return true;
 }
 
-bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_step_info_t *info, plugin_string_t *err) {
+/* The iteration, for a stop's reason (asked of the host only then). */
+static uint64_t current_iter(void) {
+    hammer_plugin_host_step_info_t step;
+    hammer_plugin_host_step(&step);
+    return step.iter;
+}
+
+bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_phase_t phase, plugin_string_t *err) {
+    (void)phase;
     (void)err;
     double loss;
     if (!host_scalar("loss", &loss)) {
@@ -92,7 +100,7 @@ bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_step_info_t 
     if (!isfinite(loss)) {
         /* Python's spelling: `nan` whatever the sign bit, `inf`, `-inf`. */
         const char *text = isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
-        request_stop("spike: the loss is %s at iteration %" PRIu64, text, info->iter);
+        request_stop("spike: the loss is %s at iteration %" PRIu64, text, current_iter());
         return true;
     }
     if (count > 0) {
@@ -102,7 +110,7 @@ bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_step_info_t 
         hammer_plugin_host_emit_scalar(&name, ratio);
         if (loss > factor * mean) {
             request_stop("spike: the loss %.6g is %.3g x its running mean %.6g (factor %g) at iteration %" PRIu64,
-                         loss, ratio, mean, factor, info->iter);
+                         loss, ratio, mean, factor, current_iter());
         }
     }
     count += 1;

@@ -10,7 +10,7 @@
 // rest of the path relative to that directory. Granted `/` (as a WASI runtime
 // with `--dir /` does), it reads the file.
 
-import { log } from 'hammer:plugin/host@0.1.0';
+import { log } from 'hammer:plugin/host@0.2.0';
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 
 const PATH = '/etc/hostname';
@@ -62,10 +62,10 @@ function tryRead() {
 export const hook = {
     setup(_options) {
         tryRead();
-        return ['before-train'];
+        return [{ phase: 'before-train', every: 1 }];
     },
 
-    onPhase(_info) {
+    onPhase(_phase) {
         tryRead();
     },
 

@@ -13,7 +13,7 @@
 // `== null`). Both turn a thrown string into the call's `err`; QuickJS does the
 // same with a thrown `Error`, SpiderMonkey traps on anything but a string.
 
-import { scalar, emitScalar, requestStop } from 'hammer:plugin/host@0.1.0';
+import { scalar, emitScalar, requestStop, step } from 'hammer:plugin/host@0.2.0';
 
 const MAGIC = [0x48, 0x50, 0x53, 0x4b]; // "HPSK"
 const VERSION = 1;
@@ -58,16 +58,16 @@ export const hook = {
                 throw `option \`factor\` must be positive, found ${pyFloat(s.factor)}`;
             }
         }
-        return ['after-train-iter'];
+        return [{ phase: 'after-train-iter', every: 1 }];
     },
 
-    onPhase(info) {
+    onPhase(_phase) {
         const loss = scalar('loss');
         if (loss == null) {
             return;
         }
         if (!Number.isFinite(loss)) {
-            requestStop(`spike: the loss is ${formatG(loss)} at iteration ${info.iter}`);
+            requestStop(`spike: the loss is ${formatG(loss)} at iteration ${step().iter}`);
             return;
         }
         if (s.count > 0) {
@@ -76,7 +76,7 @@ export const hook = {
             if (loss > s.factor * s.mean) {
                 requestStop(
                     `spike: the loss ${formatG(loss)} is ${formatG(ratio, 3)} x its running mean ` +
-                        `${formatG(s.mean)} (factor ${formatG(s.factor)}) at iteration ${info.iter}`,
+                        `${formatG(s.mean)} (factor ${formatG(s.factor)}) at iteration ${step().iter}`,
                 );
             }
         }

@@ -7,7 +7,7 @@ from wit_world.imports import host, types
 
 import hammer_sdk
 
-# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+# Each call lifts its phase: make enums a tuple lookup.
 hammer_sdk.fast_enums(types)
 
 
@@ -23,9 +23,9 @@ def _try_read():
 class Hook(exports.Hook):
     def setup(self, options):
         _try_read()
-        return [types.Phase.BEFORE_TRAIN]
+        return [types.Subscription(types.Phase.BEFORE_TRAIN, 1)]
 
-    def on_phase(self, info):
+    def on_phase(self, phase):
         _try_read()
 
     def save_state(self):

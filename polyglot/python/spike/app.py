@@ -16,7 +16,7 @@ from wit_world.imports import host, types
 
 import hammer_sdk
 
-# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+# Each call lifts its phase: make enums a tuple lookup.
 hammer_sdk.fast_enums(types)
 
 MAGIC = b"HPSK"
@@ -51,14 +51,14 @@ class Hook(exports.Hook):
                 _s.factor = _number(key, value)
                 if not _s.factor > 0.0:
                     raise Err(f"option `factor` must be positive, found {_s.factor}")
-        return [types.Phase.AFTER_TRAIN_ITER]
+        return [types.Subscription(types.Phase.AFTER_TRAIN_ITER, 1)]
 
-    def on_phase(self, info):
+    def on_phase(self, phase):
         loss = host.scalar("loss")
         if loss is None:
             return
         if math.isnan(loss) or math.isinf(loss):
-            host.request_stop(f"spike: the loss is {loss} at iteration {info.iter}")
+            host.request_stop(f"spike: the loss is {loss} at iteration {host.step().iter}")
             return
         if _s.count > 0:
             ratio = loss / _s.mean if _s.mean != 0.0 else math.inf
@@ -66,7 +66,7 @@ class Hook(exports.Hook):
             if loss > _s.factor * _s.mean:
                 host.request_stop(
                     f"spike: the loss {loss:.6g} is {ratio:.3g} x its running mean "
-                    f"{_s.mean:.6g} (factor {_s.factor:g}) at iteration {info.iter}"
+                    f"{_s.mean:.6g} (factor {_s.factor:g}) at iteration {host.step().iter}"
                 )
         _s.count += 1
         _s.mean += (loss - _s.mean) / _s.count

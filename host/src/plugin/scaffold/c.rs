@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::Kind;
+use crate::plugin::runtime::INTERFACE_VERSION;
 
 /// Writes `plugin.c`, `build.sh`, `manifest.toml`, a README and a `.gitignore` into `dir`.
 pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()> {
@@ -39,7 +40,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
             .with_context(|| format!("cannot make `{}` executable", script.display()))?;
     }
     write("manifest.toml", super::manifest(name, kind, "C"))?;
-    write("README.md", README.replace("@NAME@", name).replace("@KIND@", kind.name()))?;
+    write("README.md", README.replace("@NAME@", name).replace("@KIND@", kind.name()).replace("@INTERFACE@", INTERFACE_VERSION))?;
     write(".gitignore", "/build/\n/*.wasm\n/dist/\n".into())?;
     Ok(())
 }
@@ -108,22 +109,22 @@ static bool string_is(const plugin_string_t *s, const char *name) {
 "#;
 
 /// What the hook does (the top comment of its `plugin.c`).
-const HOOK_DOC: &str = " * Called after every training iteration; logs the loss every `every`\n * iterations (option, default 100).\n";
+const HOOK_DOC: &str = " * Logs the loss every `every` training iterations (option, default 100).\n";
 
 /// The hook: its options and the phase it is called at.
 const HOOK: &str = r#"
-static int64_t every = 100;
-
 bool exports_hammer_plugin_hook_setup(exports_hammer_plugin_hook_options_t *options,
-                                      exports_hammer_plugin_hook_list_phase_t *ret, plugin_string_t *err) {
+                                      exports_hammer_plugin_hook_list_subscription_t *ret, plugin_string_t *err) {
+    uint32_t every = 100;
     bool ok = true;
     for (size_t i = 0; ok && i < options->len; i++) {
         const plugin_string_t *key = &options->ptr[i].f0;
         const hammer_plugin_types_option_value_t *value = &options->ptr[i].f1;
-        if (string_is(key, "every") && value->tag == HAMMER_PLUGIN_TYPES_OPTION_VALUE_INTEGER) {
-            every = value->val.integer < 1 ? 1 : value->val.integer;
+        if (string_is(key, "every") && value->tag == HAMMER_PLUGIN_TYPES_OPTION_VALUE_INTEGER
+            && value->val.integer >= 1 && value->val.integer <= UINT32_MAX) {
+            every = (uint32_t)value->val.integer;
         } else {
-            ok = fail(err, "unknown or mistyped option `%.*s` (the plugin takes `every`, an integer)",
+            ok = fail(err, "unknown or wrong option `%.*s` (the plugin takes `every`, an integer >= 1)",
                       (int)key->len, key->len ? (const char *)key->ptr : "");
         }
     }
@@ -135,22 +136,24 @@ bool exports_hammer_plugin_hook_setup(exports_hammer_plugin_hook_options_t *opti
     if (ret->ptr == NULL) {
         abort();
     }
-    ret->ptr[0] = HAMMER_PLUGIN_TYPES_PHASE_AFTER_TRAIN_ITER;
+    /* Called after iterations every, 2 x every, ... only (MMEngine's every_n_train_iters). */
+    ret->ptr[0] = (exports_hammer_plugin_hook_subscription_t){.phase = HAMMER_PLUGIN_TYPES_PHASE_AFTER_TRAIN_ITER,
+                                                              .every = every};
     ret->len = 1;
     return true;
 }
 
-bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_step_info_t *info, plugin_string_t *err) {
+bool exports_hammer_plugin_hook_on_phase(exports_hammer_plugin_hook_phase_t phase, plugin_string_t *err) {
+    (void)phase;
     (void)err;
-    if ((info->iter + 1) % (uint64_t)every != 0) {
-        return true;
-    }
     plugin_string_t name;
     plugin_string_set(&name, "loss");
     double loss;
     if (hammer_plugin_host_scalar(&name, &loss)) {
+        hammer_plugin_host_step_info_t step;
+        hammer_plugin_host_step(&step);
         char line[128];
-        snprintf(line, sizeof line, "iteration %" PRIu64 ": loss %.4f", info->iter + 1, loss);
+        snprintf(line, sizeof line, "iteration %" PRIu64 ": loss %.4f", step.iter + 1, loss);
         plugin_string_t message;
         plugin_string_set(&message, line);
         hammer_plugin_host_log(HAMMER_PLUGIN_HOST_LEVEL_INFO, &message);
@@ -292,7 +295,7 @@ echo "@NAME@.wasm"
 
 const README: &str = r#"# @NAME@
 
-A hammer @KIND@ plugin in C, built against the WIT contract `hammer:plugin@0.1.0`.
+A hammer @KIND@ plugin in C, built against the WIT contract `hammer:plugin@@INTERFACE@`.
 
 ## Build
 

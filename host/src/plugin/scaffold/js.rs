@@ -34,6 +34,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path) -> Result<()
         Kind::Metric => METRIC,
         Kind::LrPolicy => LR_POLICY,
     };
+    let app = app.replace("@INTERFACE@", INTERFACE_VERSION);
     write("app.js", format!("// `{name}`: a hammer {} plugin in JavaScript.\n{app}", kind.name()))?;
     write("build.sh", build_sh(name, kind, wit))?;
     #[cfg(unix)]
@@ -136,9 +137,10 @@ Writing it:
   an exported object named after the interface (`hook`, `metric`, `lrPolicy`); imports
   come from `hammer:plugin/host@{INTERFACE_VERSION}`.
 - WIT `u64`/`s64` values are numbers with QuickJS and `BigInt`s with SpiderMonkey
-  (`info.iter`, an `integer` option's `val`): `Number(...)` works with both. An absent
+  (`step().iter`, an `integer` option's `val`): `Number(...)` works with both. An absent
   `option` is `null` (QuickJS) or `undefined` (SpiderMonkey): test it with `== null`.
-  Enums are strings (`'after-train-iter'`, `'info'`).
+  Enums are strings (`'after-train-iter'`, `'info'`); records are objects
+  (`{{ phase: 'after-train-iter', every: 100 }}`).
 - Return an error by throwing a *string*: it becomes the call's `err`, named in hammer's
   message. With QuickJS (hooks, lr policies) a thrown `Error` becomes the `err` too, with its
   message; with SpiderMonkey (metrics) any value other than a string traps the plugin.
@@ -151,31 +153,27 @@ Writing it:
 }
 
 const HOOK: &str = r#"//
-// Called after every training iteration; logs the loss every `every` iterations.
+// Logs the loss every `every` training iterations (default 100).
 
-import { log, scalar } from 'hammer:plugin/host@0.1.0';
-
-// The plugin's state: module-level variables live as long as the plugin.
-let every = 100;
+import { log, scalar, step } from 'hammer:plugin/host@@INTERFACE@';
 
 export const hook = {
     setup(options) {
+        let every = 100;
         for (const [key, value] of options) {
-            if (key !== 'every' || value.tag !== 'integer') {
-                throw `unknown or mistyped option \`${key}\` (the plugin takes \`every\`, an integer)`;
+            if (key !== 'every' || value.tag !== 'integer' || Number(value.val) < 1) {
+                throw `unknown or wrong option \`${key}\` (the plugin takes \`every\`, an integer >= 1)`;
             }
-            every = Math.max(1, Number(value.val));
+            every = Number(value.val);
         }
-        return ['after-train-iter'];
+        // Called after iterations every, 2 x every, ... only (MMEngine's every_n_train_iters).
+        return [{ phase: 'after-train-iter', every }];
     },
 
-    onPhase(info) {
-        const iter = Number(info.iter) + 1;
-        if (iter % every === 0) {
-            const loss = scalar('loss');
-            if (loss != null) {
-                log('info', `iteration ${iter}: loss ${loss.toFixed(4)}`);
-            }
+    onPhase(_phase) {
+        const loss = scalar('loss');
+        if (loss != null) {
+            log('info', `iteration ${Number(step().iter) + 1}: loss ${loss.toFixed(4)}`);
         }
     },
 

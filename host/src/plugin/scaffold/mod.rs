@@ -143,28 +143,24 @@ fn lib_rs(crate_name: &str, kind: Kind) -> String {
 }
 
 const HOOK: &str = r#"//!
-//! Called after every training iteration; logs the loss every `every`
-//! iterations and emits it as the scalar `<name>/loss`.
+//! Logs the loss every `every` training iterations (default 100).
 
-use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo};
+use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo, Subscription};
 
 #[derive(Default)]
-struct Plugin {
-    every: u64,
-}
+struct Plugin;
 
 impl Hook for Plugin {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
         options.check_known(&["every"])?;
-        self.every = options.get_u64("every", 100)?.max(1);
-        Ok(vec![Phase::AfterTrainIter])
+        let every = u32::try_from(options.get_u64("every", 100)?).map_err(|_| "option `every` is too large")?;
+        // Called after iterations every, 2 × every, ... only (MMEngine's every_n_train_iters).
+        Ok(vec![Subscription::every(Phase::AfterTrainIter, every)])
     }
 
     fn on_phase(&mut self, info: &StepInfo) -> Result<(), String> {
-        if (info.iter + 1) % self.every == 0 {
-            if let Some(loss) = hammer_sdk::scalar("loss") {
-                hammer_sdk::info(&format!("iteration {}: loss {loss:.4}", info.iter + 1));
-            }
+        if let Some(loss) = hammer_sdk::scalar("loss") {
+            hammer_sdk::info(&format!("iteration {}: loss {loss:.4}", info.iter + 1));
         }
         Ok(())
     }
@@ -240,7 +236,7 @@ fn readme(name: &str, crate_name: &str, kind: Kind) -> String {
         r#"# {name}
 
 A hammer {kind} plugin, written against the SDK (`hammer-sdk`) and the WIT
-contract `hammer:plugin@0.1.0`.
+contract `hammer:plugin@{INTERFACE_VERSION}`.
 
 Build the component (`rustup target add wasm32-wasip2` once):
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::Kind;
+use crate::plugin::runtime::INTERFACE_VERSION;
 
 /// Writes `app.py`, `build.sh`, `manifest.toml` and a README into `dir`;
 /// `build.sh` builds against the WIT at `wit` with the helpers of `sdk`
@@ -44,7 +45,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
     write(
         "README.md",
         format!(
-            "# {name}\n\nA hammer {kind} plugin in Python, built against `hammer:plugin@0.1.0` with\n\
+            "# {name}\n\nA hammer {kind} plugin in Python, built against `hammer:plugin@{INTERFACE_VERSION}` with\n\
              [componentize-py](https://pypi.org/project/componentize-py/):\n\n```sh\npip install componentize-py\n./build.sh        # writes {name}.wasm\nhammer train CONFIG --plugin {name}.wasm\n```\n\n\
              To share it, pack the component with `manifest.toml` (name, version, kind, the options' schema):\n\n\
              ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
@@ -60,7 +61,7 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
 }
 
 const HOOK: &str = r#"
-Called after every training iteration; logs the loss every `every` iterations.
+Logs the loss every `every` training iterations (default 100).
 """
 
 from wit_world import exports
@@ -69,32 +70,24 @@ from componentize_py_types import Err
 
 import hammer_sdk
 
-# Every call lifts a step-info's phase and mode: make that a tuple lookup.
+# Each call lifts its phase (and `host.step()` a step-info): make enums a tuple lookup.
 hammer_sdk.fast_enums(types)
-
-
-class _State:
-    every = 100
-
-
-# componentize-py calls each exported function on an instance of its own:
-# keep state in a module-level object.
-_s = _State()
 
 
 class Hook(exports.Hook):
     def setup(self, options):
+        every = 100
         for key, value in options:
-            if key != "every" or not isinstance(value, types.OptionValue_Integer):
-                raise Err(f"unknown or mistyped option `{key}` (the plugin takes `every`, an integer)")
-            _s.every = max(1, value.value)
-        return [types.Phase.AFTER_TRAIN_ITER]
+            if key != "every" or not isinstance(value, types.OptionValue_Integer) or value.value < 1:
+                raise Err(f"unknown or wrong option `{key}` (the plugin takes `every`, an integer >= 1)")
+            every = value.value
+        # Called after iterations every, 2 x every, ... only (MMEngine's every_n_train_iters).
+        return [types.Subscription(types.Phase.AFTER_TRAIN_ITER, every)]
 
-    def on_phase(self, info):
-        if (info.iter + 1) % _s.every == 0:
-            loss = host.scalar("loss")
-            if loss is not None:
-                host.log(host.Level.INFO, f"iteration {info.iter + 1}: loss {loss:.4f}")
+    def on_phase(self, phase):
+        loss = host.scalar("loss")
+        if loss is not None:
+            host.log(host.Level.INFO, f"iteration {host.step().iter + 1}: loss {loss:.4f}")
 
     def save_state(self):
         return b""

@@ -2,15 +2,16 @@
 //!
 //! Options: `action` (what to do), `at` (the phase, default
 //! `after_train_iter`), `from_iter` (the first iteration to act at,
-//! default 0) and `on_rank` (the only rank of a distributed job to act on;
-//! default: every rank). Probing actions (`read_file`, `env`, `socket`, `clock`,
+//! default 0), `on_rank` (the only rank of a distributed job to act on;
+//! default: every rank) and `every` (be called only every so many times,
+//! the subscription's interval; default 1). Probing actions (`read_file`, `env`, `socket`, `clock`,
 //! `params`, `write_file`) log
 //! `<action>: denied (...)` or `<action>: ALLOWED (...)`; `random` logs a
 //! number drawn from WASI's randomness; `rank` warns
 //! `I am rank R of N` (a warning: every rank of a distributed job shows it),
 //! and at setup `set up as rank R of N` (what `host.step()` says then).
 
-use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo};
+use hammer_sdk::{export_hook, info, Hook, Options, Phase, StepInfo, Subscription};
 
 #[derive(Default)]
 struct Misbehave {
@@ -28,8 +29,8 @@ const PHASES: [(&str, Phase); 5] = [
 ];
 
 impl Hook for Misbehave {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Phase>, String> {
-        options.check_known(&["action", "at", "from_iter", "on_rank"])?;
+    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
+        options.check_known(&["action", "at", "from_iter", "on_rank", "every"])?;
         self.action = options.get_str("action", "nothing")?;
         self.from_iter = options.get_u64("from_iter", 0)?;
         self.on_rank = options.optional_u64("on_rank")?.map(|r| u32::try_from(r).unwrap_or(u32::MAX));
@@ -39,7 +40,8 @@ impl Hook for Misbehave {
             let step = hammer_sdk::step();
             hammer_sdk::warn(&format!("set up as rank {} of {}", step.rank, step.world_size));
         }
-        Ok(vec![phase])
+        let every = u32::try_from(options.get_u64("every", 1)?).map_err(|_| "option `every` is too large")?;
+        Ok(vec![Subscription::every(phase, every)])
     }
 
     fn on_phase(&mut self, step: &StepInfo) -> Result<(), String> {
