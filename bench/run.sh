@@ -48,7 +48,8 @@
 # tests/guests' misbehave doing nothing as the hook: a no-op, the floor) and
 # every polyglot/<lang>/out/ holding components (an out-<variant>/ directory,
 # such as polyglot/js/out-spidermonkey/ from `JS_ENGINE=spidermonkey
-# polyglot/js/build.sh`, counts as language <lang>-<variant>). For each:
+# polyglot/js/build.sh`, which this script runs, counts as language
+# <lang>-<variant>). For each:
 #   - host/examples/plugin_bench.rs on its hook (spike), metric (accuracy)
 #     and lr policy (cosine, T_max = 10), cold and cached as in part
 #     "plugins": component size, compile, cached load, link + instantiate +
@@ -58,8 +59,8 @@
 #     in reverse order every other round; hammer's own per-extension timing
 #     of the hook is read from each log;
 #   - as language <lang>-new, for python, js and c: the hook `hammer plugin
-#     new --kind hook --lang <lang>` writes, built by its build.sh: the glue
-#     of a hook call in that language with almost nothing inside (the floor);
+#     new --kind hook --lang <lang>` writes, built by its build.sh (it asks
+#     for every 100th iteration: what a hook acting every so often costs);
 #   - host/examples/call_shapes.rs, for python and js: the exports of
 #     bench/call_shapes/shapes.wit (a step-info record in, only the phase
 #     in, nothing in; the spike detector given each), built here, timed in a
@@ -161,8 +162,9 @@ if want plugins || want polyglot; then
     cargo build --quiet --example plugin_bench --example hook_overhead --example call_shapes -p hammer
 fi
 if want polyglot; then
-    echo "bench: building the plugins of polyglot/ (polyglot/build.sh)" >&2
+    echo "bench: building the plugins of polyglot/ (polyglot/build.sh), and the JavaScript ones with SpiderMonkey too" >&2
     CACHE="$CACHE" polyglot/build.sh >/dev/null
+    CACHE="$CACHE" JS_ENGINE=spidermonkey polyglot/js/build.sh >/dev/null
 fi
 if want data; then
     echo "bench: building host/examples/data_bench.rs and step_bench.rs" >&2

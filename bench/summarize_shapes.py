@@ -22,10 +22,10 @@ from summarize import write_results, machine_info, machine_line  # noqa: E402
 # What each export of shapes.wit receives and does, in table order.
 SHAPES = {
     'with-info': "hammer 0.1's `on-phase(info: step-info)`, empty",
-    'with-phase': '`(phase)`, empty',
+    'with-phase': "hammer 0.2's `on-phase(phase)`, empty",
     'bare': '`()`, empty',
     'spike-info': '`spike` given the step-info: reads `loss`, emits the ratio (2 host calls)',
-    'spike-phase': '`spike` given the phase: the same 2 host calls',
+    'spike-phase': '`spike` given the phase (hammer 0.2): the same 2 host calls',
     'spike-loss': '`spike` given the phase and the loss: emits the ratio (1 host call)',
 }
 
