@@ -149,13 +149,10 @@ impl Dist {
     /// # Errors
     /// As [`Self::broadcast`].
     pub fn all_gather_text(&self, text: &str) -> Result<Vec<String>> {
-        let mut end = text.len().min(GATHERED_TEXT_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
+        let text = cut(text, GATHERED_TEXT_BYTES);
         let mut bytes = vec![0u8; GATHERED_TEXT_BYTES + 8];
-        bytes[..8].copy_from_slice(&(end as u64).to_le_bytes());
-        bytes[8..8 + end].copy_from_slice(&text.as_bytes()[..end]);
+        bytes[..8].copy_from_slice(&(text.len() as u64).to_le_bytes());
+        bytes[8..8 + text.len()].copy_from_slice(text.as_bytes());
         let parts = self.group.all_gather(&Tensor::from_slice(&bytes)).map_err(|e| self.explain(e))?;
         Ok(parts
             .iter()
@@ -173,5 +170,25 @@ impl Dist {
     /// As [`Self::broadcast`].
     pub fn barrier(&self) -> Result<()> {
         self.group.barrier().map_err(|e| self.explain(e))
+    }
+}
+
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gathered_text_is_cut_on_a_character_boundary() {
+        assert_eq!(super::cut("plugin `x` failed", 100), "plugin `x` failed");
+        assert_eq!(super::cut("abc", 2), "ab");
+        // "é" is two bytes: a cut inside it drops it whole.
+        assert_eq!(super::cut("aé", 2), "a");
     }
 }
