@@ -45,6 +45,13 @@ impl fmt::Display for PluginFailure {
 
 impl std::error::Error for PluginFailure {}
 
+impl PluginFailure {
+    /// Whether `err` is a plugin's failure (whose message names the plugin and the phase).
+    pub fn is(err: &anyhow::Error) -> bool {
+        err.downcast_ref::<Self>().is_some()
+    }
+}
+
 /// A plugin instance of world bindings `B`.
 pub struct Instance<B> {
     pub(super) name: String,

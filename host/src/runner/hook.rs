@@ -125,7 +125,7 @@ impl HookSet {
             self.tallies[i].add(started.elapsed());
             result.map_err(|e| {
                 // A plugin's failure already names the plugin and the phase.
-                if e.downcast_ref::<crate::plugin::PluginFailure>().is_some() {
+                if crate::plugin::PluginFailure::is(&e) {
                     e
                 } else {
                     e.context(format!("hook `{}` failed at phase `{}`", hook.name(), info.phase))

@@ -11,6 +11,7 @@ use super::{HookContext, Mode, Phase, Runner, StepInfo};
 use crate::checkpoint::store::Unit;
 use crate::data::Batch;
 use crate::logging::{format_eta, format_sci};
+use crate::plugin::PluginFailure;
 
 /// Running averages between two log lines.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ impl Runner {
             // A distributed job saved in the loop, with every rank (`agree_on_stop`),
             // if the failure came after an iteration; elsewhere the other
             // ranks may be anywhere (their last good checkpoint stays).
-            if is_plugin_failure(err) && !self.in_iteration && self.dist.is_none() {
+            if PluginFailure::is(err) && !self.in_iteration && self.dist.is_none() {
                 if self.iteration_done {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
                     self.advance_position();
@@ -124,7 +125,7 @@ impl Runner {
                     Ok(()) => None,
                     // After a complete iteration, a distributed job tells the
                     // other ranks first, so that they all save it.
-                    Err(e) if self.dist.is_some() && !self.in_iteration && is_plugin_failure(&e) => Some(e),
+                    Err(e) if self.dist.is_some() && !self.in_iteration && PluginFailure::is(&e) => Some(e),
                     Err(e) => return Err(e),
                 };
                 window.time += t0.elapsed().as_secs_f64();
@@ -268,7 +269,10 @@ impl Runner {
             // Every rank learns what failed where: a launcher shows the
             // error of the first rank to exit and stops the others.
             let own = failure.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
-            let failures = dist.all_gather_text(&own)?;
+            let failures = match dist.all_gather_text(&own) {
+                Ok(failures) => failures,
+                Err(e) => return Err(failure.unwrap_or(e)),
+            };
             let first = failures.iter().enumerate().find(|(_, text)| !text.is_empty());
             let reason = first.map_or_else(|| "a plugin failed".to_string(), |(r, text)| format!("rank {r}: {text}"));
             self.save_after_plugin_failure();
@@ -508,11 +512,6 @@ fn iteration_seed(seed: u64, iter: u64) -> i64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     ((z ^ (z >> 31)) >> 1) as i64
-}
-
-/// Whether `err` is a plugin's failure (its message names the plugin and the phase).
-fn is_plugin_failure(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<crate::plugin::PluginFailure>().is_some()
 }
 
 #[cfg(test)]
