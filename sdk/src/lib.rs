@@ -101,8 +101,8 @@ pub mod __private {
             export_macro_name: "__export_metric_world",
             default_bindings_module: "hammer_sdk::__private::metric_world",
             with: {
-                "hammer:plugin/types@0.2.0": super::hook_world::hammer::plugin::types,
-                "hammer:plugin/host@0.2.0": super::hook_world::hammer::plugin::host,
+                "hammer:plugin/types@0.3.0": super::hook_world::hammer::plugin::types,
+                "hammer:plugin/host@0.3.0": super::hook_world::hammer::plugin::host,
             },
         });
     }
@@ -117,8 +117,8 @@ pub mod __private {
             default_bindings_module: "hammer_sdk::__private::lr_world",
             additional_derives: [PartialEq],
             with: {
-                "hammer:plugin/types@0.2.0": super::hook_world::hammer::plugin::types,
-                "hammer:plugin/host@0.2.0": super::hook_world::hammer::plugin::host,
+                "hammer:plugin/types@0.3.0": super::hook_world::hammer::plugin::types,
+                "hammer:plugin/host@0.3.0": super::hook_world::hammer::plugin::host,
             },
         });
     }
@@ -127,7 +127,7 @@ pub mod __private {
     pub use lr_world::__export_lr_policy_world as export_lr_policy_world;
     pub use metric_world::__export_metric_world as export_metric_world;
 
-    use crate::{Decision, Hook, LrPolicy, Metric, Options, Phase, StepInfo, Subscription, Tensor};
+    use crate::{Cadence, Decision, Hook, LrPolicy, Metric, Options, Phase, StepInfo, Subscription, Tensor};
 
     /// Where an exported hook lives; implemented by [`export_hook!`](crate::export_hook).
     pub trait HookSlot {
@@ -200,7 +200,7 @@ pub mod __private {
             options: Vec<(String, crate::OptionValue)>,
             base_lr: f64,
             base_momentum: Option<f64>,
-        ) -> Result<(), String> {
+        ) -> Result<Cadence, String> {
             let options = Options::new(options);
             S::with(|p| p.setup(&options, base_lr, base_momentum))
         }
@@ -257,6 +257,9 @@ pub use host::Level;
 pub use host::Tensor;
 /// What a learning-rate policy decides for one iteration.
 pub use __private::lr_world::exports::hammer::plugin::lr_policy::Decision;
+/// How often the host asks a learning-rate policy: at every training
+/// iteration, or once per epoch (MMEngine's `by_epoch`).
+pub use __private::lr_world::exports::hammer::plugin::lr_policy::Cadence;
 
 /// Writes a line to hammer's log, under the plugin's name.
 pub use host::log;
@@ -343,11 +346,15 @@ pub trait Metric {
 /// Export it with [`export_lr_policy!`].
 pub trait LrPolicy {
     /// Called once with the plugin's options and the optimizer's base
-    /// learning rate and momentum (`None` when the optimizer has none).
-    fn setup(&mut self, options: &Options, base_lr: f64, base_momentum: Option<f64>) -> Result<(), String>;
+    /// learning rate and momentum (`None` when the optimizer has none);
+    /// returns how often to be asked: [`Cadence::Epoch`] for a policy that
+    /// changes the learning rate only at new epochs, else
+    /// [`Cadence::Iteration`].
+    fn setup(&mut self, options: &Options, base_lr: f64, base_momentum: Option<f64>) -> Result<Cadence, String>;
 
-    /// Called before every training iteration with the current learning rate
-    /// and momentum; returns what to use for this iteration.
+    /// Called before the training iterations the cadence names (every one,
+    /// or the first of each epoch) with the current learning rate and
+    /// momentum; returns what to use from this iteration on.
     fn step(&mut self, info: &StepInfo, lr: f64, momentum: Option<f64>) -> Result<Decision, String>;
 
     /// The state to store in checkpoints (default: nothing).

@@ -9,14 +9,9 @@ fn lr_per_iteration(work: &std::path::Path) -> Vec<f64> {
     scalars(work).iter().filter(|r| r["mode"] == "train").map(|r| r["lr"].as_f64().unwrap()).collect()
 }
 
-#[test]
-fn chained_lr_policies_follow_torch_schedulers() {
-    let tmp = tempfile::tempdir().unwrap();
-    // 4 epochs of 10 iterations: a linear warm-up over the first 5
-    // iterations, then × 0.1 at epochs 2 and 3.
-    let extra = r#"
-[log]
-interval = 1
+/// SGD with two `lr` policies in a row: a linear warm-up over the first 5
+/// iterations (by iteration), then × 0.1 at epochs 2 and 3 (by epoch).
+const WARMUP_THEN_STEPS: &str = r#"
 [optim.optimizer]
 type = "sgd"
 lr = 0.1
@@ -28,9 +23,19 @@ options = { type = "LinearLR", by_epoch = false, start_factor = 0.1, total_iters
 name = "lr"
 options = { type = "MultiStepLR", by_epoch = true, milestones = [2, 3], gamma = 0.1 }
 "#;
-    let text = std::fs::read_to_string(tiny_config(tmp.path(), "job.toml", 320, 4, "")).unwrap();
-    let text = text.replace("[log]\ninterval = 5\n", "") + extra;
-    std::fs::write(tmp.path().join("job.toml"), text).unwrap();
+
+/// Writes `job.toml` into `dir`: 4 epochs of 10 iterations, logged at every
+/// iteration, with [`WARMUP_THEN_STEPS`] and `extra`.
+fn warmup_then_steps_job(dir: &std::path::Path, extra: &str) {
+    let text = std::fs::read_to_string(tiny_config(dir, "job.toml", 320, 4, "")).unwrap();
+    let text = text.replace("[log]\ninterval = 5\n", "[log]\ninterval = 1\n") + WARMUP_THEN_STEPS + extra;
+    std::fs::write(dir.join("job.toml"), text).unwrap();
+}
+
+#[test]
+fn chained_lr_policies_follow_torch_schedulers() {
+    let tmp = tempfile::tempdir().unwrap();
+    warmup_then_steps_job(tmp.path(), "");
     hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "w"]);
     let got = lr_per_iteration(&tmp.path().join("w"));
     let script = r#"
@@ -56,6 +61,37 @@ print(json.dumps(lrs))
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert!((g - w).abs() <= 1e-9 * w.abs().max(1e-12), "iteration {i}: hammer {g}, torch {w}\n{got:?}\n{want:?}");
     }
+}
+
+/// How many times the run's log says `extension` was called (its row in
+/// the table of extension timings at the end of training).
+fn calls(log: &str, extension: &str) -> u64 {
+    let row = log.lines().find(|l| l.contains(&format!("- {extension} "))).unwrap_or_else(|| panic!("no `{extension}` row:\n{log}"));
+    let after = &row[row.find(extension).unwrap() + extension.len()..];
+    after.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{row}"))
+}
+
+/// A policy `by_epoch` has cadence `epoch`: the host asks it before the
+/// first iteration of each epoch and before the first iteration of a run
+/// resumed inside an epoch, and the learning rates stay those of a policy
+/// asked at every iteration (as [`chained_lr_policies_follow_torch_schedulers`]
+/// checks against torch).
+#[test]
+fn an_epoch_lr_policy_is_asked_once_per_epoch_and_after_a_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A checkpoint every 7 iterations.
+    warmup_then_steps_job(tmp.path(), "[checkpoint]\ninterval = 7\nby_epoch = false\nmax_keep_ckpts = -1\n");
+    let log = stdout(&hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "straight"]));
+    assert_eq!(calls(&log, "lr (lr-policy)"), 40, "by iteration: at every one");
+    assert_eq!(calls(&log, "lr#2 (lr-policy)"), 4, "by epoch: once per epoch");
+
+    // Resumed after iteration 14, inside epoch 1: asked there, then at epochs 2 and 3.
+    let log = stdout(&hammer_ok(tmp.path(), &["train", "job.toml", "--work-dir", "resumed", "--resume", "straight/iter_14.safetensors"]));
+    assert_eq!(calls(&log, "lr#2 (lr-policy)"), 3, "{log}");
+    let straight = lr_per_iteration(&tmp.path().join("straight"));
+    let resumed = lr_per_iteration(&tmp.path().join("resumed"));
+    assert_eq!(resumed.as_slice(), &straight[14..], "the learning rates after the resume");
+    assert!(straight[19] > straight[20] && straight[29] > straight[30], "the steps at epochs 2 and 3: {straight:?}");
 }
 
 /// Decodes the `ema` plugin's state (`HEMA` v1: update count, then each

@@ -6,13 +6,14 @@ use tch::Tensor;
 use wasmtime::component::Resource;
 
 use super::bindings::hook::HookPlugin;
+use super::bindings::lr_policy::exports::hammer::plugin::lr_policy::Cadence as WitCadence;
 use super::bindings::lr_policy::LrPolicyPlugin;
 use super::bindings::metric::MetricPlugin;
 use super::instance::{to_wit, Instance};
 use super::phase;
 use super::state::HostTensor;
 use crate::metric::Metric;
-use crate::runner::{Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
+use crate::runner::{Cadence, Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
 
 /// A hook plugin.
 pub struct WasmHook {
@@ -112,6 +113,10 @@ impl Metric for WasmMetric {
 pub struct WasmLrPolicy {
     pub(super) inst: Instance<LrPolicyPlugin>,
     pub(super) key: String,
+    /// How often it asked to be asked, at setup.
+    pub(super) cadence: Cadence,
+    /// The epoch it was last asked at, in this run.
+    pub(super) last_asked: Option<u32>,
 }
 
 impl Stateful for WasmLrPolicy {
@@ -129,9 +134,22 @@ impl Stateful for WasmLrPolicy {
     }
 }
 
+impl WasmLrPolicy {
+    /// The runner's twin of the cadence a policy returned from `setup`.
+    pub(super) fn cadence(wit: WitCadence) -> Cadence {
+        match wit {
+            WitCadence::Iteration => Cadence::Iteration,
+            WitCadence::Epoch => Cadence::Epoch,
+        }
+    }
+}
+
 impl LrPolicy for WasmLrPolicy {
     fn name(&self) -> &str {
         &self.inst.name
+    }
+    fn due(&self, info: &StepInfo) -> bool {
+        self.cadence.due(self.last_asked, info)
     }
     fn step(
         &mut self,
@@ -140,6 +158,7 @@ impl LrPolicy for WasmLrPolicy {
         momentum: Option<f64>,
         ctx: &mut HookContext<'_>,
     ) -> Result<Option<(f64, Option<f64>)>> {
+        self.last_asked = Some(info.epoch);
         let wit = to_wit(info);
         let decision = self.inst.call("lr_policy.step", Some(info), Some(ctx), |b, s| {
             b.hammer_plugin_lr_policy().call_step(s, wit, lr, momentum)

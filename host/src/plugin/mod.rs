@@ -47,7 +47,7 @@ use crate::config::PluginConfig;
 use crate::logging::Logger;
 use crate::metric::Metric;
 use crate::data::Shard;
-use crate::runner::{Hook, LrPolicy, StepInfo};
+use crate::runner::{Cadence, Hook, LrPolicy, StepInfo};
 use bindings::hook::HookPluginPre;
 use bindings::lr_policy::LrPolicyPluginPre;
 use bindings::metric::MetricPluginPre;
@@ -184,8 +184,10 @@ pub fn load(
             Kind::LrPolicy => {
                 let pre = LrPolicyPluginPre::new(pre).map_err(|e| anyhow::anyhow!("plugin `{name}`: {e:?}"))?;
                 let mut inst = Instance::new(&rt.engine, cfg, &key, params, preopen, logger.clone(), |s| pre.instantiate(s))?;
-                inst.call_setup(&at_setup, |b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?;
-                plugins.lr_policies.push(Box::new(WasmLrPolicy { inst, key }));
+                let cadence = inst
+                    .call_setup(&at_setup, |b, s| b.hammer_plugin_lr_policy().call_setup(s, &options, optimizer.base_lr, optimizer.momentum))?
+                    .map_or(Cadence::Iteration, WasmLrPolicy::cadence);
+                plugins.lr_policies.push(Box::new(WasmLrPolicy { inst, key, cadence, last_asked: None }));
             }
         }
         logger.info(&format!(

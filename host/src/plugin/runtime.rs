@@ -33,7 +33,7 @@ fn profiler(value: Option<&str>) -> Result<ProfilingStrategy> {
 }
 
 /// The WIT package version this host implements.
-pub const INTERFACE_VERSION: &str = "0.2.0";
+pub const INTERFACE_VERSION: &str = "0.3.0";
 
 /// The kind of world a plugin targets (read from its exports), as bundle
 /// manifests name it.

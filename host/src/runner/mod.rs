@@ -20,7 +20,7 @@ pub mod timings;
 mod train_loop;
 
 pub use hook::{Hook, HookContext, HookSet, Requests};
-pub use lr_policy::LrPolicy;
+pub use lr_policy::{Cadence, LrPolicy};
 pub use stateful::Stateful;
 pub use phase::{Mode, Phase, StepInfo};
 pub use scalars::Scalars;

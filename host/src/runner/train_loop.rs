@@ -429,8 +429,8 @@ impl Runner {
         *window = Window::new();
     }
 
-    /// Asks the learning-rate policies, in order, for this iteration's
-    /// learning rate and momentum, each given what the previous decided.
+    /// Asks the learning-rate policies due at this iteration, in order, for
+    /// its learning rate and momentum, each given what the previous decided.
     fn apply_lr_policies(&mut self) -> Result<()> {
         if self.lr_policies.is_empty() {
             return Ok(());
@@ -438,6 +438,9 @@ impl Runner {
         let info = self.step_info(Phase::BeforeTrainIter, Mode::Train);
         let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
         for policy in &mut self.lr_policies {
+            if !policy.due(&info) {
+                continue;
+            }
             let started = std::time::Instant::now();
             let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
             let decision = policy.step(&info, lr, momentum, &mut ctx)?;

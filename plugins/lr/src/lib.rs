@@ -6,14 +6,16 @@
 //! `OneCycleLR`, `ReduceOnPlateauLR`); every type also takes `by_epoch`
 //! (default true), `begin` (default 0) and `end` (default infinite), counted in
 //! epochs or iterations. The host calls [`LrPolicy::step`] before every
-//! training iteration; the schedule steps at each new epoch (or iteration)
-//! and keeps the learning rate between steps, so several `lr` plugins in a
-//! row compose like MMEngine's scheduler lists (a `LinearLR` warm-up followed
-//! by a `MultiStepLR`, say). See [`schedule`] for the exact semantics.
+//! training iteration, or only before the first of each epoch for a
+//! schedule `by_epoch` (its cadence); the schedule steps at each new epoch
+//! (or iteration) and keeps the learning rate between steps, so several `lr`
+//! plugins in a row compose like MMEngine's scheduler lists (a `LinearLR`
+//! warm-up followed by a `MultiStepLR`, say). See [`schedule`] for the exact
+//! semantics.
 
 pub mod schedule;
 
-use hammer_sdk::{export_lr_policy, Decision, LrPolicy, Options, StepInfo};
+use hammer_sdk::{export_lr_policy, Cadence, Decision, LrPolicy, Options, StepInfo};
 use schedule::{Position, Schedule};
 
 /// The exported policy: one configured [`Schedule`].
@@ -29,9 +31,11 @@ impl Lr {
 }
 
 impl LrPolicy for Lr {
-    fn setup(&mut self, options: &Options, base_lr: f64, base_momentum: Option<f64>) -> Result<(), String> {
-        self.schedule = Some(Schedule::from_options(options, base_lr, base_momentum)?);
-        Ok(())
+    fn setup(&mut self, options: &Options, base_lr: f64, base_momentum: Option<f64>) -> Result<Cadence, String> {
+        let schedule = Schedule::from_options(options, base_lr, base_momentum)?;
+        let cadence = if schedule.by_epoch() { Cadence::Epoch } else { Cadence::Iteration };
+        self.schedule = Some(schedule);
+        Ok(cadence)
     }
 
     fn step(&mut self, info: &StepInfo, lr: f64, _momentum: Option<f64>) -> Result<Decision, String> {

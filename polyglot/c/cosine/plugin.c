@@ -2,9 +2,10 @@
  * `cosine`: CosineAnnealingLR by epoch (lr-policy, C).
  *
  * torch's chainable (recursive) formula, stepped like the Rust `lr` plugin with
- * `type = "CosineAnnealingLR", by_epoch = true`: the host asks before every
- * training iteration; the schedule steps once per new epoch (the first call is
- * step 0 and keeps the lr) and holds the lr in between. Options: `T_max`
+ * `type = "CosineAnnealingLR", by_epoch = true`: its cadence is `epoch`, so
+ * the host asks before the first training iteration of each epoch (and the
+ * first of a resumed run); the schedule steps once per new epoch (the first
+ * call is step 0 and keeps the lr), and the lr holds in between. Options: `T_max`
  * (epochs, required), `eta_min` (default 0). The state (step count, next epoch
  * to step at) is saved in checkpoints, in the layout of
  * polyglot/python/cosine: "HPCO", u32 version, i64 step, u64 next epoch
@@ -53,11 +54,13 @@ static bool configure(const exports_hammer_plugin_lr_policy_options_t *options, 
 }
 
 bool exports_hammer_plugin_lr_policy_setup(exports_hammer_plugin_lr_policy_options_t *options, double lr,
-                                           double *maybe_base_momentum, plugin_string_t *err) {
+                                           double *maybe_base_momentum,
+                                           exports_hammer_plugin_lr_policy_cadence_t *ret, plugin_string_t *err) {
     (void)maybe_base_momentum;
     bool ok = configure(options, err);
     exports_hammer_plugin_lr_policy_options_free(options);
     base_lr = lr;
+    *ret = EXPORTS_HAMMER_PLUGIN_LR_POLICY_CADENCE_EPOCH;
     return ok;
 }
 

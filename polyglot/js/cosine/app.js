@@ -1,9 +1,10 @@
 // `cosine`: CosineAnnealingLR by epoch (lr-policy, JavaScript).
 //
 // torch's chainable (recursive) formula, stepped like the Rust `lr` plugin with
-// `type = "CosineAnnealingLR", by_epoch = true`: the host asks before every
-// training iteration; the schedule steps once per new epoch (the first call is
-// step 0 and keeps the lr) and holds the lr in between. Options: `T_max`
+// `type = "CosineAnnealingLR", by_epoch = true`: its cadence is `epoch`, so
+// the host asks before the first training iteration of each epoch (and the
+// first of a resumed run); the schedule steps once per new epoch (the first
+// call is step 0 and keeps the lr), and the lr holds in between. Options: `T_max`
 // (epochs, required), `eta_min` (default 0). The state (step count, next epoch
 // to step at) is saved in checkpoints, in the same 24 bytes as the Python
 // `cosine`, so a resumed run continues exactly.
@@ -56,6 +57,7 @@ export const lrPolicy = {
             throw 'give `T_max` (in epochs)';
         }
         s.baseLr = baseLr;
+        return 'epoch';
     },
 
     step(info, lr, _momentum) {

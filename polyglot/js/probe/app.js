@@ -10,7 +10,7 @@
 // rest of the path relative to that directory. Granted `/` (as a WASI runtime
 // with `--dir /` does), it reads the file.
 
-import { log } from 'hammer:plugin/host@0.2.0';
+import { log } from 'hammer:plugin/host@0.3.0';
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 
 const PATH = '/etc/hostname';

@@ -13,7 +13,7 @@
 // `== null`). Both turn a thrown string into the call's `err`; QuickJS does the
 // same with a thrown `Error`, SpiderMonkey traps on anything but a string.
 
-import { scalar, emitScalar, requestStop, step } from 'hammer:plugin/host@0.2.0';
+import { scalar, emitScalar, requestStop, step } from 'hammer:plugin/host@0.3.0';
 
 const MAGIC = [0x48, 0x50, 0x53, 0x4b]; // "HPSK"
 const VERSION = 1;

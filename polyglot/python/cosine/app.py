@@ -1,9 +1,10 @@
 """`cosine`: CosineAnnealingLR by epoch (lr-policy, Python).
 
 torch's chainable (recursive) formula, stepped like the Rust `lr` plugin with
-`type = "CosineAnnealingLR", by_epoch = true`: the host asks before every
-training iteration; the schedule steps once per new epoch (the first call is
-step 0 and keeps the lr) and holds the lr in between. Options: `T_max`
+`type = "CosineAnnealingLR", by_epoch = true`: its cadence is `epoch`, so
+the host asks before the first training iteration of each epoch (and the
+first of a resumed run); the schedule steps once per new epoch (the first
+call is step 0 and keeps the lr), and the lr holds in between. Options: `T_max`
 (epochs, required), `eta_min` (default 0). The state (step count, next epoch
 to step at) is saved in checkpoints, so a resumed run continues exactly.
 """
@@ -56,6 +57,7 @@ class LrPolicy(exports.LrPolicy):
         if _s.t_max is None:
             raise Err("give `T_max` (in epochs)")
         _s.base_lr = base_lr
+        return lr_policy.Cadence.EPOCH
 
     def _value(self, lr):
         t, tm, eta = _s.last_step, _s.t_max, _s.eta_min

@@ -227,7 +227,8 @@ const LR_POLICY: &str = r#"
 static double factor = 0.9;
 
 bool exports_hammer_plugin_lr_policy_setup(exports_hammer_plugin_lr_policy_options_t *options, double base_lr,
-                                           double *maybe_base_momentum, plugin_string_t *err) {
+                                           double *maybe_base_momentum,
+                                           exports_hammer_plugin_lr_policy_cadence_t *ret, plugin_string_t *err) {
     (void)base_lr;
     (void)maybe_base_momentum;
     bool ok = true;
@@ -244,6 +245,8 @@ bool exports_hammer_plugin_lr_policy_setup(exports_hammer_plugin_lr_policy_optio
         }
     }
     exports_hammer_plugin_lr_policy_options_free(options);
+    /* Asked before the first iteration of each epoch (and of a resumed run), not at every one. */
+    *ret = EXPORTS_HAMMER_PLUGIN_LR_POLICY_CADENCE_EPOCH;
     return ok;
 }
 

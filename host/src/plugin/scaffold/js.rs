@@ -246,6 +246,8 @@ export const lrPolicy = {
             }
             gamma = Number(value.val);
         }
+        // Asked before the first iteration of each epoch (and of a resumed run), not at every one.
+        return 'epoch';
     },
 
     step(info, lr, momentum) {

@@ -144,7 +144,7 @@ Multiplies the learning rate by `gamma` at the start of every epoch.
 
 from wit_world import exports
 from wit_world.imports import types
-from wit_world.exports.lr_policy import Decision
+from wit_world.exports.lr_policy import Cadence, Decision
 from componentize_py_types import Err
 
 import hammer_sdk
@@ -168,6 +168,8 @@ class LrPolicy(exports.LrPolicy):
             if key != "gamma" or not isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
                 raise Err(f"unknown or mistyped option `{key}` (the plugin takes `gamma`, a number)")
             _s.gamma = float(value.value)
+        # Asked before the first iteration of each epoch (and of a resumed run), not at every one.
+        return Cadence.EPOCH
 
     def step(self, info, lr, momentum):
         new_epoch = info.inner_iter == 0 and info.epoch > 0
