@@ -71,7 +71,10 @@
 #     hook in one process, BENCH_OVERHEAD_PAIRS pairs (default 60), the
 #     order alternating: what the hook adds to a run (its start, its calls
 #     and what they cost the loop around them), without the whole-process
-#     noise.
+#     noise;
+#   - the same pairing for the job with its own plugins, its metric and lr
+#     schedule (CosineAnnealingLR by epoch), in each language against the
+#     first-party Rust ones (bench/plugin_configs.py writes the configs).
 # bench/summarize_polyglot.py writes bench/results/polyglot.{json,md}.
 #
 # Part "dist": data-parallel training with 1 and 2 processes on a
@@ -430,6 +433,28 @@ if want polyglot; then
             die "hook_overhead failed for $lang"
         fi
         echo "bench: hook_overhead $lang done" >&2
+    done
+    # The job with its own plugins (its metric and its lr schedule) written
+    # in each language, against the same job with the first-party Rust ones,
+    # paired in one process as above (bench/plugin_configs.py writes the jobs).
+    JOBS="$PG/jobs"
+    own=()
+    for dir in polyglot/*/out polyglot/*/out-*; do
+        [[ -f "$dir/accuracy.wasm" && -f "$dir/cosine.wasm" ]] || continue
+        lang="$(basename "$(dirname "$dir")")"
+        variant="$(basename "$dir")"
+        if [[ "$variant" != out ]]; then lang="$lang-${variant#out-}"; fi
+        own+=("$lang=$dir")
+    done
+    "$PY" bench/plugin_configs.py "$CONFIG" "$JOBS" "${own[@]}" || die "bench/plugin_configs.py failed"
+    for spec in "${own[@]}"; do
+        lang="${spec%%=*}"
+        if ! "$HOOK_OVERHEAD" "$JOBS/rust.json" --against "$JOBS/$lang.json" --threads "$THREADS" \
+            --pairs "$OVERHEAD_PAIRS" --out "$PG/own-plugins-$lang.json" >"$PG/own-plugins-$lang.log" 2>&1; then
+            tail -n 30 "$PG/own-plugins-$lang.log" >&2
+            die "hook_overhead failed for the job with $lang's plugins"
+        fi
+        echo "bench: the job with $lang's plugins done" >&2
     done
     "$PY" bench/summarize_polyglot.py "$RUNS" "$LANGS" "$PG" bench/results --threads "$THREADS" \
         --config "$CONFIG" --load-before "$load_before"

@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo run --example hook_overhead -p hammer -- CONFIG --plugin HOOK.wasm [--threads N] [--pairs N] [--out FILE]
+//! cargo run --example hook_overhead -p hammer -- CONFIG --against OTHER_CONFIG [...]
 //! ```
 //!
 //! A whole-process timing of a short job moves by several percent from run
@@ -13,7 +14,8 @@
 //! the per-pair difference isolates the hook. Each run is `Runner::build`
 //! (the plugins' start from their compiled cache included) and `train`,
 //! without a work dir (no checkpoint or log files). `--plugin` adds the hook
-//! as `hammer train --plugin` does.
+//! as `hammer train --plugin` does; `--against` trains another config in
+//! the "with" runs (the same job with its plugins in another language, say).
 //!
 //! Prints each run's log to standard output, then the results as one line
 //! of JSON (the last line); `--out FILE` also writes them, indented:
@@ -36,8 +38,12 @@ struct Args {
     /// The job's config.
     config: PathBuf,
     /// The hook component to add.
+    #[arg(long, required_unless_present = "against")]
+    plugin: Option<PathBuf>,
+    /// Instead of (or besides) adding a hook: the "with" run trains this
+    /// config, the same job with other plugins (its Python versions, say).
     #[arg(long)]
-    plugin: PathBuf,
+    against: Option<PathBuf>,
     /// libtorch's threads (`env.num_threads`; default: the config's).
     #[arg(long)]
     threads: Option<u32>,
@@ -71,6 +77,7 @@ fn main() -> Result<()> {
     let result = json!({
         "config": args.config,
         "plugin": args.plugin,
+        "against": args.against,
         "pairs": args.pairs,
         "without_s": without,
         "with_s": with,
@@ -89,10 +96,10 @@ fn main() -> Result<()> {
 /// Builds and trains the job, with the hook or without; its wall time in seconds.
 fn run(args: &Args, hook: bool) -> Result<f64> {
     let config = ConfigArgs {
-        config: args.config.clone(),
+        config: if hook { args.against.clone().unwrap_or_else(|| args.config.clone()) } else { args.config.clone() },
         cfg_options: args.threads.map(|n| format!("env.num_threads={n}")).into_iter().collect(),
         device: None,
-        plugins: if hook { vec![args.plugin.clone()] } else { Vec::new() },
+        plugins: if hook { args.plugin.clone().into_iter().collect() } else { Vec::new() },
     };
     let cfg = config.load(&[])?;
     let started = Instant::now();
