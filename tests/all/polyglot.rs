@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hammer_tests::{hammer_ok, scalars, stdout, tiny_config};
+use hammer_tests::{hammer_err, hammer_ok, scalars, stdout, tiny_config};
 
 /// Plugin `name` in `lang`, built by `polyglot/<lang>/build.sh`; fails (never skips) when missing.
 fn plugin(lang: &str, name: &str) -> PathBuf {
@@ -63,7 +63,27 @@ fn python_sdk_helpers_pass_their_unit_tests() {
         .unwrap();
     let report = hammer_tests::stderr(&out);
     assert!(out.status.success(), "{report}");
-    assert!(report.contains("Ran 4 tests") && report.trim_end().ends_with("OK"), "{report}");
+    assert!(report.contains("Ran 7 tests") && report.trim_end().ends_with("OK"), "{report}");
+}
+
+/// `hammer_sdk.Options` inside a component: the Python `cosine` reads its
+/// options with it, and a mistake is `setup`'s error, naming the plugin and
+/// the option (and, for a misspelt name, the one meant).
+#[test]
+fn python_option_mistakes_name_the_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cosine = plugin("python", "cosine");
+    for (options, expected) in [
+        ("T_max = 0", "option `T_max` must be an integer >= 1, found 0"),
+        ("T_max = 3, eta_min = \"low\"", "option `eta_min` must be a number, found a text ('low')"),
+        ("T_maks = 3", "unknown option `T_maks` (did you mean `T_max`?); known options: T_max, eta_min"),
+        ("eta_min = 0.1", "option `T_max` is required (an integer)"),
+    ] {
+        let extra = format!("[[plugins]]\npath = \"{}\"\noptions = {{ {options} }}\n", cosine.display());
+        let cfg = job(tmp.path(), "job", 64, 1, &extra);
+        let err = hammer_err(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w"]);
+        assert!(err.contains("plugin `cosine`") && err.contains("setup") && err.contains(expected), "{options}: {err}");
+    }
 }
 
 /// Writes a tiny job `<name>.toml` (`size` points, `epochs` epochs, log

@@ -10,6 +10,8 @@ into the plugin. Reported as `accuracy`.
 from wit_world import exports
 from componentize_py_types import Err
 
+import hammer_sdk
+
 
 class _State:
     def __init__(self):
@@ -24,8 +26,7 @@ _s = _State()
 
 class Metric(exports.Metric):
     def setup(self, options):
-        for key, _ in options:
-            raise Err(f"unknown option `{key}` (the Python accuracy takes none)")
+        hammer_sdk.Options(options, known=())
         self.reset()
 
     def reset(self):

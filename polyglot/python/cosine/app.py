@@ -43,19 +43,9 @@ _s = _State()
 
 class LrPolicy(exports.LrPolicy):
     def setup(self, options, base_lr, base_momentum):
-        for key, value in options:
-            if key not in KNOWN:
-                raise Err(f"unknown option `{key}` (valid: {', '.join(KNOWN)})")
-            if key == "T_max":
-                if not isinstance(value, types.OptionValue_Integer) or value.value < 1:
-                    raise Err("option `T_max` must be an integer >= 1")
-                _s.t_max = value.value
-            elif key == "eta_min":
-                if not isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
-                    raise Err("option `eta_min` must be a number")
-                _s.eta_min = float(value.value)
-        if _s.t_max is None:
-            raise Err("give `T_max` (in epochs)")
+        opts = hammer_sdk.Options(options, KNOWN)
+        _s.t_max = opts.integer("T_max", minimum=1)
+        _s.eta_min = opts.number("eta_min", 0.0)
         _s.base_lr = base_lr
         return lr_policy.Cadence.EPOCH
 

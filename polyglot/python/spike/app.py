@@ -24,12 +24,6 @@ VERSION = 1
 KNOWN = ("factor",)
 
 
-def _number(key, value):
-    if isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
-        return float(value.value)
-    raise Err(f"option `{key}` must be a number")
-
-
 class _State:
     def __init__(self):
         self.factor = 10.0
@@ -44,13 +38,9 @@ _s = _State()
 
 class Hook(exports.Hook):
     def setup(self, options):
-        for key, value in options:
-            if key not in KNOWN:
-                raise Err(f"unknown option `{key}` (valid: {', '.join(KNOWN)})")
-            if key == "factor":
-                _s.factor = _number(key, value)
-                if not _s.factor > 0.0:
-                    raise Err(f"option `factor` must be positive, found {_s.factor}")
+        _s.factor = hammer_sdk.Options(options, KNOWN).number("factor", 10.0)
+        if not _s.factor > 0.0:
+            raise Err(f"option `factor` must be positive, found {_s.factor}")
         return [types.Subscription(types.Phase.AFTER_TRAIN_ITER, 1)]
 
     def on_phase(self, phase):

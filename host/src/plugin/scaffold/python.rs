@@ -66,7 +66,6 @@ Logs the loss every `every` training iterations (default 100).
 
 from wit_world import exports
 from wit_world.imports import host, types
-from componentize_py_types import Err
 
 import hammer_sdk
 
@@ -76,11 +75,8 @@ hammer_sdk.fast_enums(types)
 
 class Hook(exports.Hook):
     def setup(self, options):
-        every = 100
-        for key, value in options:
-            if key != "every" or not isinstance(value, types.OptionValue_Integer) or value.value < 1:
-                raise Err(f"unknown or wrong option `{key}` (the plugin takes `every`, an integer >= 1)")
-            every = value.value
+        # hammer_sdk.Options reads options by name and type; a mistake is an error naming the option.
+        every = hammer_sdk.Options(options, known=("every",)).integer("every", 100, minimum=1)
         # Called after iterations every, 2 x every, ... only (MMEngine's every_n_train_iters).
         return [types.Subscription(types.Phase.AFTER_TRAIN_ITER, every)]
 
@@ -102,7 +98,8 @@ host through tensor handles.
 """
 
 from wit_world import exports
-from componentize_py_types import Err
+
+import hammer_sdk
 
 
 class _State:
@@ -117,8 +114,7 @@ _s = _State()
 
 class Metric(exports.Metric):
     def setup(self, options):
-        for key, _ in options:
-            raise Err(f"unknown option `{key}` (the plugin takes none)")
+        hammer_sdk.Options(options, known=())  # Refuses any option.
 
     def reset(self):
         _s.correct, _s.total = 0.0, 0.0
@@ -145,7 +141,6 @@ Multiplies the learning rate by `gamma` at the start of every epoch.
 from wit_world import exports
 from wit_world.imports import types
 from wit_world.exports.lr_policy import Cadence, Decision
-from componentize_py_types import Err
 
 import hammer_sdk
 
@@ -164,10 +159,7 @@ _s = _State()
 
 class LrPolicy(exports.LrPolicy):
     def setup(self, options, base_lr, base_momentum):
-        for key, value in options:
-            if key != "gamma" or not isinstance(value, (types.OptionValue_Float, types.OptionValue_Integer)):
-                raise Err(f"unknown or mistyped option `{key}` (the plugin takes `gamma`, a number)")
-            _s.gamma = float(value.value)
+        _s.gamma = hammer_sdk.Options(options, known=("gamma",)).number("gamma", 0.9)
         # Asked before the first iteration of each epoch (and of a resumed run), not at every one.
         return Cadence.EPOCH
 
