@@ -197,33 +197,38 @@ fn a_distributed_job_resumes_exactly() {
     assert_eq!(saved.len(), 3, "{saved:?}");
 }
 
-/// A plugin failing after an iteration on one rank only: the ranks agree on
-/// it, save that iteration together and stop, all with an error; resumed
-/// without the plugin, the job ends as if never stopped.
+/// A plugin failing on one rank only, after an iteration, at the end of an
+/// epoch or of its validation: the ranks agree on it, save that point
+/// together and stop, all with an error; resumed without the plugin, the job
+/// ends as if never stopped.
 #[test]
 fn a_plugin_failing_on_one_rank_is_checkpointed_by_all() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    // 10 iterations per epoch (320 points, 2 ranks of 16).
     let plain = job(dir, "plain.toml", 16, 2, "");
     let plain = plain.to_str().unwrap();
     run(&mut launch(dir, 2, &["train", plain, "--work-dir", "straight"]));
-    let fail = format!(
-        "[[plugins]]\npath = \"{}\"\noptions = {{ action = \"error\", from_iter = 12, on_rank = 1 }}\n",
-        guest("misbehave").display()
-    );
-    let failing = job(dir, "failing.toml", 16, 2, &fail);
-    let out = launch(dir, 2, &["train", failing.to_str().unwrap(), "--work-dir", "w"]).stdin(Stdio::null()).output().unwrap();
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    // Whichever rank the launcher shows, the plugin and the phase are named.
-    let shown = err.lines().filter(|l| l.starts_with("error: ")).collect::<Vec<_>>().join("\n");
-    assert!(shown.contains("plugin `misbehave` failed at `after_train_iter`: it returned an error"), "{err}");
-    let log = std::fs::read_to_string(dir.join("w/hammer.log")).unwrap();
-    assert!(log.contains("A plugin failed; saved iter_13.safetensors before stopping"), "{log}");
-    let out = run(&mut launch(dir, 2, &["train", plain, "--work-dir", "w", "--resume", "--relock"]));
-    assert!(stdout(&out).contains("iter_13.safetensors"), "{}", stdout(&out));
-    let diff = max_difference(&dir.join("straight/epoch_2.safetensors"), &dir.join("w/epoch_2.safetensors"));
-    assert_eq!(diff, 0.0, "the resumed job's weights differ by {diff}");
+    for (at, from_iter, saved) in [("after_train_iter", 12, 13), ("after_train_epoch", 0, 10), ("after_val_epoch", 0, 10)] {
+        let fail = format!(
+            "[[plugins]]\npath = \"{}\"\noptions = {{ action = \"error\", at = \"{at}\", from_iter = {from_iter}, on_rank = 1 }}\n",
+            guest("misbehave").display()
+        );
+        let failing = job(dir, &format!("failing_{at}.toml"), 16, 2, &fail);
+        let work = format!("w_{at}");
+        let out = launch(dir, 2, &["train", failing.to_str().unwrap(), "--work-dir", &work]).stdin(Stdio::null()).output().unwrap();
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        // Whichever rank the launcher shows, the plugin and the phase are named.
+        let shown = err.lines().filter(|l| l.starts_with("error: ")).collect::<Vec<_>>().join("\n");
+        assert!(shown.contains(&format!("plugin `misbehave` failed at `{at}`: it returned an error")), "{err}");
+        let log = std::fs::read_to_string(dir.join(&work).join("hammer.log")).unwrap();
+        assert!(log.contains(&format!("A plugin failed; saved iter_{saved}.safetensors before stopping")), "{at}: {log}");
+        let out = run(&mut launch(dir, 2, &["train", plain, "--work-dir", &work, "--resume", "--relock"]));
+        assert!(stdout(&out).contains(&format!("iter_{saved}.safetensors")), "{}", stdout(&out));
+        let diff = max_difference(&dir.join("straight/epoch_2.safetensors"), &dir.join(&work).join("epoch_2.safetensors"));
+        assert_eq!(diff, 0.0, "{at}: the resumed job's weights differ by {diff}");
+    }
 }
 
 /// Starts rank `rank` of 2 by hand (torchrun's variables), with its own output files.

@@ -57,11 +57,10 @@ impl Runner {
         };
         let section = format!("{}_dataloader", mode.name());
         let started = Instant::now();
-        self.fire(before, mode)?;
-        self.fire(before_epoch, mode)?;
-        for m in &mut self.metrics {
-            m.reset(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?;
-        }
+        // In a distributed training run the ranks agree on the plugins'
+        // outcome at the pass's own phases (`Runner::agreed`), not per batch.
+        let opened = self.open_pass(before, before_epoch, mode);
+        self.agreed(opened)?;
         let loader = match mode {
             Mode::Test => self.test_loader.as_ref(),
             _ => self.val_loader.as_ref(),
@@ -106,18 +105,19 @@ impl Runner {
         if let Some(line) = batches.finish()? {
             self.logger.info(&line);
         }
-        let mut results = Vec::new();
-        for m in &mut self.metrics {
-            results.extend(m.compute(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?);
-        }
-        let step = if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter };
-        for (name, v) in &results {
-            self.scalars.set(&format!("{}/{name}", mode.name()), *v);
-            if mode == Mode::Val {
-                self.timings.metric(name, *v, step);
+        let computed = self.compute_metrics();
+        if let Ok(results) = &computed {
+            let step = if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter };
+            for (name, v) in results {
+                self.scalars.set(&format!("{}/{name}", mode.name()), *v);
+                if mode == Mode::Val {
+                    self.timings.metric(name, *v, step);
+                }
             }
         }
-        self.fire(after_epoch, mode)?;
+        // Hooks at `after_val_epoch` read the results as `val/<name>`.
+        let closed = computed.and_then(|results| self.fire(after_epoch, mode).map(|()| results));
+        let results = self.agreed(closed)?;
         let elapsed = started.elapsed().as_secs_f64();
         let n = done.max(1) as f64;
         let position = if self.schedule.by_epoch {
@@ -147,7 +147,27 @@ impl Runner {
         line.push_str(&format!("  data_time: {:.4}  time: {:.4}", data_time / n, elapsed / n));
         self.logger.info(&line);
         self.logger.record(&record);
-        self.fire(after, mode)?;
+        let closed = self.fire(after, mode);
+        self.agreed(closed)?;
+        Ok(results)
+    }
+
+    /// The phases that open a pass, then every metric's `reset`.
+    fn open_pass(&mut self, before: Phase, before_epoch: Phase, mode: Mode) -> Result<()> {
+        self.fire(before, mode)?;
+        self.fire(before_epoch, mode)?;
+        for m in &mut self.metrics {
+            m.reset(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?;
+        }
+        Ok(())
+    }
+
+    /// Every metric's results, in order.
+    fn compute_metrics(&mut self) -> Result<Vec<(String, f64)>> {
+        let mut results = Vec::new();
+        for m in &mut self.metrics {
+            results.extend(m.compute(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?);
+        }
         Ok(results)
     }
 }

@@ -8,6 +8,7 @@
 //! The loops live in [`train_loop`] and [`eval_loop`]; when to validate and
 //! checkpoint is decided by [`schedule`].
 
+mod agreement;
 mod eval_loop;
 pub mod hook;
 pub mod phase;
@@ -79,6 +80,8 @@ pub struct Runner {
     requests: Requests,
     loaded_checkpoint: bool,
     pending_write: Option<std::thread::JoinHandle<Result<()>>>,
+    /// Inside `train` (its validation passes included), not `val` or `test`.
+    training: bool,
     /// Inside a training iteration, where model and optimizer may disagree.
     in_iteration: bool,
     /// The current iteration finished; only its counting is left.
@@ -223,6 +226,7 @@ impl Runner {
             requests: Requests::default(),
             loaded_checkpoint: false,
             pending_write: None,
+            training: false,
             in_iteration: false,
             iteration_done: false,
             hooks_see_loss: false,

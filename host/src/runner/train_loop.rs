@@ -35,19 +35,22 @@ impl Runner {
     /// When a plugin fails with `on_error = "abort"` between two iterations
     /// (where model and optimizer agree), a checkpoint is saved first, so the
     /// run can be resumed once the plugin is fixed. In a distributed job the
-    /// ranks first agree that one failed, after the iteration, and save it
-    /// together.
+    /// ranks first agree that one failed, after the iteration or the
+    /// training-epoch phase it failed at, and save it together.
     ///
     /// # Errors
     /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
     pub fn train(&mut self) -> Result<()> {
         self.in_iteration = false;
         self.iteration_done = false;
+        self.training = true;
         let result = self.train_loop();
+        self.training = false;
         if let Err(err) = &result {
             // A distributed job saved in the loop, with every rank (`agree_on_stop`),
-            // if the failure came after an iteration; elsewhere the other
-            // ranks may be anywhere (their last good checkpoint stays).
+            // if the failure came after an iteration or at an epoch's phases;
+            // elsewhere the other ranks may be anywhere (their last good
+            // checkpoint stays).
             if PluginFailure::is(err) && !self.in_iteration && self.dist.is_none() {
                 if self.iteration_done {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
@@ -61,7 +64,7 @@ impl Runner {
 
     /// Saves the run at the current iteration after a plugin failed, so that
     /// it can be resumed once the plugin is fixed; says so in the log.
-    fn save_after_plugin_failure(&mut self) {
+    pub(super) fn save_after_plugin_failure(&mut self) {
         let iter = self.state.iter;
         match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
             // In a distributed job, said once, by the rank that wrote it.
@@ -111,7 +114,7 @@ impl Runner {
         }
         let mut window = Window::new();
         while self.state.iter < max_iters && self.requests.stop.is_none() {
-            self.fire(Phase::BeforeTrainEpoch, Mode::Train)?;
+            self.fire_agreed(Phase::BeforeTrainEpoch)?;
             let loader = self.train_loader.as_ref().expect("checked above");
             let mut batches = loader.epoch(u64::from(self.state.epoch), self.state.inner_iter as usize);
             loop {
@@ -152,7 +155,7 @@ impl Runner {
             if let Some(line) = batches.finish()? {
                 self.logger.info(&line);
             }
-            self.fire(Phase::AfterTrainEpoch, Mode::Train)?;
+            self.fire_agreed(Phase::AfterTrainEpoch)?;
             if self.state.inner_iter == 0 {
                 self.after_epoch_unit(max_iters)?;
             }
@@ -161,7 +164,7 @@ impl Runner {
         if let Some(reason) = self.requests.stop.clone() {
             self.logger.info(&format!("Training stopped early: {reason}"));
         }
-        self.fire(Phase::AfterTrain, Mode::Train)?;
+        self.fire_agreed(Phase::AfterTrain)?;
         self.finish_checkpoint_write()?;
         self.report_all_reduce();
         if let Some(dist) = &self.dist {
@@ -245,47 +248,6 @@ impl Runner {
         let (Some(dist), Some(reducer)) = (&self.dist, &mut self.reducer) else { return Ok(()) };
         // Its time and bytes are the reducer's own; reported at the end.
         reducer.average(dist.group()).map_err(|e| dist.explain(e))
-    }
-
-    /// In a distributed job, whether any rank's hooks asked to stop, or any
-    /// rank's plugin failed after this iteration (`failure`, this rank's):
-    /// every rank must leave the loop at the same iteration, or the others
-    /// would wait for it at the next all-reduce. After a failure, all save
-    /// the iteration together and return an error.
-    fn agree_on_stop(&mut self, failure: Option<anyhow::Error>) -> Result<()> {
-        let Some(dist) = &self.dist else { return failure.map_or(Ok(()), Err) };
-        // The same decision on every rank (rank-0-only hooks are configured
-        // on all of them): a job without hooks has nothing to agree on.
-        if self.cfg.plugins.is_empty() && self.hooks.names().is_empty() {
-            return failure.map_or(Ok(()), Err);
-        }
-        let rank = dist.rank();
-        let flags = Tensor::from_slice(&[f32::from(u8::from(self.requests.stop.is_some())), f32::from(u8::from(failure.is_some()))]);
-        if let Err(e) = dist.group().all_reduce_sum(&[&flags]) {
-            // Another rank is gone: this rank's own failure, if any, is the news.
-            return Err(failure.unwrap_or_else(|| dist.explain(e)));
-        }
-        if flags.double_value(&[1]) > 0.0 {
-            // Every rank learns what failed where: a launcher shows the
-            // error of the first rank to exit and stops the others.
-            let own = failure.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
-            let failures = match dist.all_gather_text(&own) {
-                Ok(failures) => failures,
-                Err(e) => return Err(failure.unwrap_or(e)),
-            };
-            let first = failures.iter().enumerate().find(|(_, text)| !text.is_empty());
-            let reason = first.map_or_else(|| "a plugin failed".to_string(), |(r, text)| format!("rank {r}: {text}"));
-            self.save_after_plugin_failure();
-            // Rank 0 has written the checkpoint before any rank leaves.
-            if let Some(dist) = &self.dist {
-                dist.barrier()?;
-            }
-            return Err(failure.unwrap_or_else(|| anyhow::anyhow!("{reason}\n(rank {rank} stopped with it)")));
-        }
-        if self.requests.stop.is_none() && flags.double_value(&[0]) > 0.0 {
-            self.requests.stop = Some("another rank's hook asked to stop".into());
-        }
-        Ok(())
     }
 
     /// Logs what averaging gradients cost per optimizer step.
