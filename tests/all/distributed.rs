@@ -198,7 +198,7 @@ fn a_distributed_job_resumes_exactly() {
 }
 
 /// A plugin failing on one rank only, after an iteration, at the end of an
-/// epoch or of its validation: the ranks agree on it, save that point
+/// epoch or in its validation pass: the ranks agree on it, save that point
 /// together and stop, all with an error; resumed without the plugin, the job
 /// ends as if never stopped.
 #[test]
@@ -209,7 +209,15 @@ fn a_plugin_failing_on_one_rank_is_checkpointed_by_all() {
     let plain = job(dir, "plain.toml", 16, 2, "");
     let plain = plain.to_str().unwrap();
     run(&mut launch(dir, 2, &["train", plain, "--work-dir", "straight"]));
-    for (at, from_iter, saved) in [("after_train_iter", 12, 13), ("after_train_epoch", 0, 10), ("after_val_epoch", 0, 10)] {
+    let failures = [
+        ("after_train_iter", 12, 13),
+        ("after_train_epoch", 0, 10),
+        // Inside the first validation pass, before and after a batch's gathers, and at its end.
+        ("before_val_iter", 0, 10),
+        ("after_val_iter", 0, 10),
+        ("after_val_epoch", 0, 10),
+    ];
+    for (at, from_iter, saved) in failures {
         let fail = format!(
             "[[plugins]]\npath = \"{}\"\noptions = {{ action = \"error\", at = \"{at}\", from_iter = {from_iter}, on_rank = 1 }}\n",
             guest("misbehave").display()

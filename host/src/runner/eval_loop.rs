@@ -58,7 +58,7 @@ impl Runner {
         let section = format!("{}_dataloader", mode.name());
         let started = Instant::now();
         // In a distributed training run the ranks agree on the plugins'
-        // outcome at the pass's own phases (`Runner::agreed`), not per batch.
+        // outcome (`Runner::agreed`) at the pass's phases and after each batch.
         let opened = self.open_pass(before, before_epoch, mode);
         self.agreed(opened)?;
         let loader = match mode {
@@ -76,8 +76,14 @@ impl Runner {
             let t0 = Instant::now();
             let Some(batch) = batches.next() else { break };
             data_time += t0.elapsed().as_secs_f64();
-            self.fire(before_iter, mode)?;
-            tch::no_grad(|| -> Result<()> {
+            let opened = self.fire(before_iter, mode);
+            if self.hooks.wants(before_iter) {
+                // Agreed on before the gathers below, which every rank must join.
+                self.agreed(opened)?;
+            } else {
+                opened?;
+            }
+            let processed = tch::no_grad(|| -> Result<()> {
                 let output = self.model.forward_t(&batch.inputs, false)?;
                 // Metrics see every rank's rows, in the data set's order: the
                 // results are those of the whole data set, on every rank.
@@ -96,8 +102,9 @@ impl Runner {
                     self.timings.extension(m.name(), "metric", started.elapsed());
                 }
                 Ok(())
-            })?;
-            self.fire(after_iter, mode)?;
+            });
+            let closed = processed.and_then(|()| self.fire(after_iter, mode));
+            self.agreed(closed)?;
             done += 1;
             self.eval_batch = done;
         }

@@ -20,12 +20,14 @@ struct Misbehave {
     on_rank: Option<u32>,
 }
 
-const PHASES: [(&str, Phase); 5] = [
+const PHASES: [(&str, Phase); 7] = [
     ("before_run", Phase::BeforeRun),
     ("after_train_iter", Phase::AfterTrainIter),
     ("after_train_epoch", Phase::AfterTrainEpoch),
     ("after_val_epoch", Phase::AfterValEpoch),
     ("before_train_iter", Phase::BeforeTrainIter),
+    ("before_val_iter", Phase::BeforeValIter),
+    ("after_val_iter", Phase::AfterValIter),
 ];
 
 impl Hook for Misbehave {
