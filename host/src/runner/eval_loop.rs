@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{HookContext, Mode, Phase, Runner};
+use crate::data::Batch;
 
 impl Runner {
     /// Runs the validation loop once (`hammer val`).
@@ -83,26 +84,7 @@ impl Runner {
             } else {
                 opened?;
             }
-            let processed = tch::no_grad(|| -> Result<()> {
-                let output = self.model.forward_t(&batch.inputs, false)?;
-                // Metrics see every rank's rows, in the data set's order: the
-                // results are those of the whole data set, on every rank.
-                let (output, targets) = match &self.dist {
-                    Some(d) => (
-                        d.gather_rows(&output, done as usize, batch_size, dataset_len)?,
-                        d.gather_rows(&batch.targets, done as usize, batch_size, dataset_len)?,
-                    ),
-                    None => (output, batch.targets),
-                };
-                let loss = self.loss.compute(&output, &targets);
-                for m in &mut self.metrics {
-                    let started = std::time::Instant::now();
-                    let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-                    m.process(&output, &targets, &loss, &mut ctx)?;
-                    self.timings.extension(m.name(), "metric", started.elapsed());
-                }
-                Ok(())
-            });
+            let processed = self.process_batch(batch, done as usize, batch_size, dataset_len);
             let closed = processed.and_then(|()| self.fire(after_iter, mode));
             self.agreed(closed)?;
             done += 1;
@@ -157,6 +139,31 @@ impl Runner {
         let closed = self.fire(after, mode);
         self.agreed(closed)?;
         Ok(results)
+    }
+
+    /// The model's output for `batch` (the `index`-th of the pass), fed to
+    /// every metric. In a distributed job the metrics see every rank's rows,
+    /// in the data set's order (`batch_size` per rank, `dataset_len` rows in
+    /// all): the results are those of the whole data set, on every rank.
+    fn process_batch(&mut self, batch: Batch, index: usize, batch_size: usize, dataset_len: usize) -> Result<()> {
+        tch::no_grad(|| {
+            let output = self.model.forward_t(&batch.inputs, false)?;
+            let (output, targets) = match &self.dist {
+                Some(d) => (
+                    d.gather_rows(&output, index, batch_size, dataset_len)?,
+                    d.gather_rows(&batch.targets, index, batch_size, dataset_len)?,
+                ),
+                None => (output, batch.targets),
+            };
+            let loss = self.loss.compute(&output, &targets);
+            for m in &mut self.metrics {
+                let started = std::time::Instant::now();
+                let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
+                m.process(&output, &targets, &loss, &mut ctx)?;
+                self.timings.extension(m.name(), "metric", started.elapsed());
+            }
+            Ok(())
+        })
     }
 
     /// The phases that open a pass, then every metric's `reset`.
