@@ -51,8 +51,9 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
              ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
              Keep the plugin's state in a module-level object: componentize-py calls each\n\
              exported function on an instance of its own (`setup`'s `self` is not `on_phase`'s). `hammer_sdk` (hammer's `sdk/python`, on the build's\n\
-             Python path) holds helpers: `hammer_sdk.fast_enums(types)` makes the lifting of every\n\
-             step-info's `phase` and `mode` a tuple lookup instead of two Python calls. The component bundles CPython (about 18 MB); hammer\n\
+             Python path) holds helpers: `hammer_sdk.Options(options, known)` reads `setup`'s options by name\n\
+             and type (a mistake is an error naming the option), and `hammer_sdk.fast_enums(types)` makes the\n\
+             lifting of every `phase` and `mode` a tuple lookup instead of two Python calls. The component bundles CPython (about 18 MB); hammer\n\
              compiles it once (a few seconds) and then loads it from its cache.\n",
             kind = kind.name()
         ),
