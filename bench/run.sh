@@ -367,6 +367,8 @@ if want polyglot; then
     add_plugin rust metric plugins/accuracy.wasm '{}'
     add_plugin rust lr-policy plugins/lr.wasm '{"type": "CosineAnnealingLR", "by_epoch": true, "T_max": 10}'
     HOOK[rust]=tests/guests/out/misbehave.wasm
+    # LANG=DIR of each language with a metric and an lr policy.
+    own=()
     for dir in polyglot/*/out polyglot/*/out-*; do
         [[ -d "$dir" ]] || continue
         lang="$(basename "$(dirname "$dir")")"
@@ -378,6 +380,8 @@ if want polyglot; then
         fi
         if [[ -f "$dir/accuracy.wasm" ]]; then add_plugin "$lang" metric "$dir/accuracy.wasm" '{}'; fi
         if [[ -f "$dir/cosine.wasm" ]]; then add_plugin "$lang" lr-policy "$dir/cosine.wasm" '{"T_max": 10}'; fi
+        # The job with its own plugins in this language (below).
+        if [[ -f "$dir/accuracy.wasm" && -f "$dir/cosine.wasm" ]]; then own+=("$lang=$dir"); fi
     done
     # Each language's floor, `<lang>-new`: the hook `hammer plugin new`
     # writes (the language's glue around a check of the iteration number, a
@@ -438,14 +442,6 @@ if want polyglot; then
     # in each language, against the same job with the first-party Rust ones,
     # paired in one process as above (bench/plugin_configs.py writes the jobs).
     JOBS="$PG/jobs"
-    own=()
-    for dir in polyglot/*/out polyglot/*/out-*; do
-        [[ -f "$dir/accuracy.wasm" && -f "$dir/cosine.wasm" ]] || continue
-        lang="$(basename "$(dirname "$dir")")"
-        variant="$(basename "$dir")"
-        if [[ "$variant" != out ]]; then lang="$lang-${variant#out-}"; fi
-        own+=("$lang=$dir")
-    done
     "$PY" bench/plugin_configs.py "$CONFIG" "$JOBS" "${own[@]}" || die "bench/plugin_configs.py failed"
     for spec in "${own[@]}"; do
         lang="${spec%%=*}"

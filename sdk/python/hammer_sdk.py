@@ -57,7 +57,9 @@ class Options:
     def __contains__(self, key):
         return key in self._values
 
-    def _get(self, key, default, cases, expected):
+    def _get(self, key, default, cases, expected, convert=None):
+        """The value of ``key`` if its case is one of ``cases``, passed
+        through ``convert``; ``default`` when absent."""
         value = self._values.get(key)
         if value is None:
             if default is REQUIRED:
@@ -65,21 +67,23 @@ class Options:
             return default
         case = type(value).__name__.rpartition("_")[2]
         if case not in cases:
-            found = f"{_WHAT.get(case, case)} ({value.value!r})" if case in _WHAT else repr(value)
+            found = f"{_WHAT[case]} ({value.value!r})" if case in _WHAT else repr(value)
             raise Err(f"option `{key}` must be {expected}, found {found}")
-        return value.value
+        return value.value if convert is None else convert(value.value)
 
     def number(self, key, default=REQUIRED):
         """``key`` as a float (an integer is accepted)."""
-        value = self._get(key, default, ("Float", "Integer"), "a number")
-        return value if value is default else float(value)
+        return self._get(key, default, ("Float", "Integer"), "a number", float)
 
     def integer(self, key, default=REQUIRED, minimum=None):
         """``key`` as an int, at least ``minimum`` if given."""
-        value = self._get(key, default, ("Integer",), "an integer")
-        if minimum is not None and value is not default and value < minimum:
-            raise Err(f"option `{key}` must be an integer >= {minimum}, found {value}")
-        return value
+
+        def at_least(value):
+            if minimum is not None and value < minimum:
+                raise Err(f"option `{key}` must be an integer >= {minimum}, found {value}")
+            return value
+
+        return self._get(key, default, ("Integer",), "an integer", at_least)
 
     def boolean(self, key, default=REQUIRED):
         """``key`` as a bool."""
@@ -91,8 +95,7 @@ class Options:
 
     def numbers(self, key, default=REQUIRED):
         """``key`` as a list of floats (a list of integers is accepted)."""
-        value = self._get(key, default, ("Floats", "Integers"), "a list of numbers")
-        return value if value is default else [float(v) for v in value]
+        return self._get(key, default, ("Floats", "Integers"), "a list of numbers", lambda v: [float(x) for x in v])
 
     def integers(self, key, default=REQUIRED):
         """``key`` as a list of ints."""

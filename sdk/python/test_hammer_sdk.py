@@ -90,6 +90,8 @@ class Options(unittest.TestCase):
         self.assertEqual(opts.integer("T_max", minimum=1), 10)
         eta_min = opts.number("eta_min", 0.5)
         self.assertEqual((eta_min, type(eta_min)), (0.0, float))
+        # Given, it is converted even when it equals the default.
+        self.assertIs(type(opts.number("eta_min", 0)), float)
         self.assertIs(opts.boolean("by_epoch", False), True)
         self.assertEqual(opts.numbers("milestones"), [4.0, 8.0])
         self.assertEqual(opts.integers("milestones"), [4, 8])

@@ -399,6 +399,7 @@ impl Runner {
         }
         let info = self.step_info(Phase::BeforeTrainIter, Mode::Train);
         let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
+        let mut decided = false;
         for policy in &mut self.lr_policies {
             if !policy.due(&info) {
                 continue;
@@ -410,7 +411,12 @@ impl Runner {
             if let Some((new_lr, new_momentum)) = decision {
                 lr = new_lr;
                 momentum = new_momentum.or(momentum);
+                decided = true;
             }
+        }
+        // Between the asks of policies by epoch, nothing changes.
+        if !decided {
+            return Ok(());
         }
         self.optimizer.set_lr(lr);
         if let Some(m) = momentum {
