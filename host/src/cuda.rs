@@ -52,11 +52,13 @@ pub fn load() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// With or without a GPU: what the machine has is the GPU suite's
+    /// business (`make test-gpu`); tests/all/distributed.rs hides the devices
+    /// to see a CUDA run refused.
     #[test]
-    fn libtorch_cuda_loads_and_sees_no_gpu_here() {
+    fn libtorch_cuda_loads_with_or_without_a_gpu() {
         super::load().unwrap();
-        // libtorch now has its CUDA runtime; this machine has no GPU, so no device.
+        // libtorch now has its CUDA runtime.
         assert!(tch::utils::has_cudart());
-        assert_eq!(tch::Cuda::device_count(), 0);
     }
 }

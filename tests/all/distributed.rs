@@ -371,17 +371,37 @@ fn a_killed_worker_stops_hammer_launch() {
 }
 
 /// NCCL is compiled in and chosen for a CUDA model by the same code path;
-/// on this machine, without a GPU, PyTorch's ProcessGroupNCCL itself refuses.
+/// with the GPUs hidden (`CUDA_VISIBLE_DEVICES=""`, so the outcome is the
+/// same on a machine with one), PyTorch's ProcessGroupNCCL itself refuses.
 #[test]
 fn a_cuda_job_joins_with_nccl() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = job(tmp.path(), "job.toml", 16, 1, "");
-    let out = launch(tmp.path(), 2, &["train", cfg.to_str().unwrap(), "--work-dir", "w", "--device", "cuda"]).output().unwrap();
+    let out = launch(tmp.path(), 2, &["train", cfg.to_str().unwrap(), "--work-dir", "w", "--device", "cuda"])
+        .env("CUDA_VISIBLE_DEVICES", "")
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert!(!out.status.success());
     assert!(err.contains("(nccl backend, timeout 30 s)"), "{err}");
     assert!(err.contains("ProcessGroupNCCL is only supported with GPUs, no GPUs found"), "{err}");
     assert!(!err.contains("frame #"), "no C++ backtrace: {err}");
+}
+
+/// libtorch's CUDA library loads on demand; with no device visible, a CUDA
+/// run is refused before anything is written, naming the key.
+#[test]
+fn a_cuda_run_without_a_visible_gpu_is_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = job(tmp.path(), "job.toml", 16, 1, "");
+    let out = hammer_command(tmp.path())
+        .args(["train", cfg.to_str().unwrap(), "--work-dir", "w", "--device", "cuda"])
+        .env("CUDA_VISIBLE_DEVICES", "")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("env.device = \"cuda\"") && err.contains("0 CUDA device(s)"), "{err}");
 }
 
 #[test]
