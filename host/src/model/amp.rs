@@ -1,4 +1,4 @@
-//! Mixed precision (`optim.amp`): libtorch's autocast around the forward
+//! Mixed precision (`env.amp`): libtorch's autocast around the forward
 //! pass and the loss, and for `fp16` a dynamic loss scaler (PyTorch's
 //! `GradScaler` with its defaults).
 //!
@@ -43,7 +43,7 @@ const DEVICE_CUDA: i8 = 1;
 const SCALAR_HALF: i8 = 5;
 const SCALAR_BFLOAT16: i8 = 15;
 
-/// The precision `optim.amp` names.
+/// The precision `env.amp` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     /// float32.
@@ -64,8 +64,8 @@ impl Precision {
             "none" => Self::None,
             "bf16" => Self::Bf16,
             "fp16" if device.is_cuda() => Self::Fp16,
-            "fp16" => bail!("optim.amp = \"fp16\" needs a CUDA device (libtorch's CPU autocast is bfloat16); use \"bf16\""),
-            other => bail!("optim.amp: unknown precision `{other}` (none, bf16, fp16)"),
+            "fp16" => bail!("env.amp = \"fp16\" needs a CUDA device (libtorch's CPU autocast is bfloat16); use \"bf16\""),
+            other => bail!("env.amp: unknown precision `{other}` (none, bf16, fp16)"),
         })
     }
 }
