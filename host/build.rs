@@ -1,6 +1,7 @@
 //! Embeds an rpath to libtorch's `lib` directory so that `hammer` and the
 //! tests run without `LD_LIBRARY_PATH`, and compiles `csrc/dist.cpp`, the
-//! bridge to c10d (PyTorch's distributed engine), against libtorch's headers.
+//! bridge to c10d (PyTorch's distributed engine), and `csrc/jit.cpp`
+//! (a TorchScript module's buffers), against libtorch's headers.
 //!
 //! torch-sys finds libtorch from `LIBTORCH` (the Makefile points it at the
 //! venv's `torch` package); we read the same variable, and pass the `lib`
@@ -13,6 +14,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     println!("cargo:rerun-if-changed=csrc/dist.cpp");
     println!("cargo:rerun-if-changed=csrc/nccl.cpp");
+    println!("cargo:rerun-if-changed=csrc/jit.cpp");
+    println!("cargo:rerun-if-changed=csrc/ffi.hpp");
     let libtorch = PathBuf::from(std::env::var("LIBTORCH").expect(
         "LIBTORCH must point at libtorch (the Makefile sets it to the venv's torch package: use `make build`)",
     ));
@@ -82,6 +85,7 @@ fn compile_dist(libtorch: &Path) {
     cc::Build::new()
         .cpp(true)
         .file("csrc/dist.cpp")
+        .file("csrc/jit.cpp")
         .include(libtorch.join("include"))
         .include(libtorch.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")

@@ -2,7 +2,7 @@
 // rendezvous and a process group (ProcessGroupGloo on CPU, ProcessGroupNCCL
 // on CUDA, the latter from libhammer_nccl.so, loaded only when asked for).
 //
-// A plain C interface for `host/src/dist/ffi.rs`. Tensors cross it as the
+// A plain C interface for `host/src/dist/group.rs`. Tensors cross it as the
 // `at::Tensor*` handles tch already holds. No C++ exception crosses it: every
 // call that can fail returns a status (or NULL) and sets `*err` to a
 // malloc'd message, freed by `hammer_string_free`.
@@ -16,35 +16,15 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include "ffi.hpp"
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+using hammer_ffi::copy_string;
+using hammer_ffi::guarded;
+
 namespace {
-
-char* copy_string(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, s.c_str(), s.size() + 1);
-  }
-  return out;
-}
-
-// Runs `f`, turning any exception into `*err`; returns whether it succeeded.
-template <typename F>
-bool guarded(char** err, F&& f) {
-  try {
-    f();
-    return true;
-  } catch (const c10::Error& e) {
-    *err = copy_string(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    *err = copy_string(e.what());
-  } catch (...) {
-    *err = copy_string("unknown C++ exception");
-  }
-  return false;
-}
 
 std::vector<at::Tensor> tensors_of(void** tensors, size_t n) {
   std::vector<at::Tensor> out;

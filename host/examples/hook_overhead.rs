@@ -99,7 +99,7 @@ fn run(args: &Args, hook: bool) -> Result<f64> {
         config: if hook { args.against.clone().unwrap_or_else(|| args.config.clone()) } else { args.config.clone() },
         cfg_options: args.threads.map(|n| format!("env.num_threads={n}")).into_iter().collect(),
         device: None,
-        plugins: if hook { args.plugin.clone().into_iter().collect() } else { Vec::new() },
+        plugins: if hook { args.plugin.iter().map(|p| p.display().to_string()).collect() } else { Vec::new() },
     };
     let cfg = config.load(&[])?;
     let started = Instant::now();

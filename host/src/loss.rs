@@ -3,6 +3,9 @@
 use anyhow::{bail, Result};
 use tch::{Reduction, Tensor};
 
+/// The label cross-entropy leaves out (PyTorch's `ignore_index` default).
+pub const IGNORE_INDEX: i64 = -100;
+
 /// A loss, built by name from the `loss` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
@@ -28,7 +31,7 @@ impl Loss {
     /// The mean loss of a batch.
     pub fn compute(self, output: &Tensor, targets: &Tensor) -> Tensor {
         match self {
-            Loss::CrossEntropy => output.cross_entropy_loss::<Tensor>(targets, None, Reduction::Mean, -100, 0.0),
+            Loss::CrossEntropy => output.cross_entropy_loss::<Tensor>(targets, None, Reduction::Mean, IGNORE_INDEX, 0.0),
             Loss::Mse => {
                 let width = output.size()[1];
                 let onehot = targets.onehot(width).to_kind(output.kind());

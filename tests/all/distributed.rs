@@ -124,7 +124,7 @@ fn val_under_a_launcher_shards_the_data_and_reports_once() {
     assert_eq!(accuracies(&all), accuracies(&single), "{all}");
     // 200 points in batches of 100: two batches in one process, one on each rank.
     assert!(single.contains("[2/2]"), "{single}");
-    assert!(all.contains("Epoch(val) [0][1/1]"), "{all}");
+    assert!(all.contains("Epoch(val) [1][1/1]"), "{all}");
     assert!(all.contains("Distributed: rank 0 of 2 (gloo backend)"), "{all}");
 }
 

@@ -4,6 +4,7 @@ mod bad_input;
 mod bundles;
 mod data;
 mod distributed;
+mod first_hour;
 mod lock;
 mod models;
 mod phases;

@@ -340,4 +340,30 @@ torch.jit.save(torch.jit.script(Net()), sys.argv[1])
         hammer_tests::model_weights(&dir.join("straight/epoch_3.safetensors")),
         hammer_tests::model_weights(&dir.join("resumed/epoch_3.safetensors"))
     );
+    // `hammer export` writes the buffers too (issue 20: it dropped them), as
+    // trained: the state dict loads strict and holds the statistics the
+    // checkpoint's module has.
+    let exported = dir.join("exported.safetensors");
+    hammer_ok(dir, &["export", "straight/epoch_3.safetensors", "--out", exported.to_str().unwrap()]);
+    let check = r#"
+import sys, io, torch
+from safetensors.torch import load_file
+from safetensors import safe_open
+sd = load_file(sys.argv[2])
+net = torch.jit.load(sys.argv[1])
+net.load_state_dict(sd, strict=True)
+with safe_open(sys.argv[3], "pt") as f:
+    script = f.get_tensor("script")
+trained = torch.jit.load(io.BytesIO(script.numpy().tobytes()))
+for name, b in trained.named_buffers():
+    assert torch.equal(sd[name], b), name
+fresh = dict(torch.jit.load(sys.argv[1]).named_buffers())
+assert not torch.equal(sd["body.1.running_mean"], fresh["body.1.running_mean"]), "trained statistics"
+print(sorted(n for n in sd if "running" in n or "num_batches" in n))
+"#;
+    let buffers = hammer_tests::run_python(
+        check,
+        &[net.to_str().unwrap(), exported.to_str().unwrap(), dir.join("straight/epoch_3.safetensors").to_str().unwrap()],
+    );
+    assert!(buffers.contains("body.1.running_var") && buffers.contains("body.1.num_batches_tracked"), "{buffers}");
 }

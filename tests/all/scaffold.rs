@@ -38,13 +38,17 @@ fn scaffold_build_and_train(dir: &Path, lang: &str, prefix: &str, pack: &str, bu
     assert!(log.contains("Epoch(train) [2][10/10]  lr: 9.0000e-04"), "{log}");
 }
 
+/// The variables through which a scaffold's `build.sh` may be pointed at a
+/// toolchain; the discovery tests clear them to see it find one by itself.
+const TOOLCHAIN_VARS: &[&str] = &["COMPONENTIZE_PY", "HAMMER_PYTHON", "NODE_BIN", "HAMMER_JS_TOOLCHAIN"];
+
 /// Runs a scaffolded plugin's `build.sh` with `env`; the component it writes.
 fn build_sh(plugin: &Path, env: &[(&str, &Path)]) -> PathBuf {
-    let status = Command::new(plugin.join("build.sh"))
-        .envs(env.iter().map(|(k, v)| (*k, *v)))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
+    let mut command = Command::new(plugin.join("build.sh"));
+    for var in TOOLCHAIN_VARS {
+        command.env_remove(var);
+    }
+    let status = command.envs(env.iter().map(|(k, v)| (*k, *v))).stdout(Stdio::null()).status().unwrap();
     assert!(status.success(), "{}/build.sh failed", plugin.display());
     let name = plugin.file_name().unwrap().to_string_lossy().replace('-', "_");
     plugin.join(format!("{name}.wasm"))
@@ -90,7 +94,27 @@ fn scaffolded_python_plugins_build_pack_and_load() {
     let tmp = tempfile::tempdir().unwrap();
     let componentize = hammer_tests::python().with_file_name("componentize-py");
     assert!(componentize.exists(), "{} is missing: run `make setup`", componentize.display());
-    scaffold_build_and_train(tmp.path(), "python", "py", "metric", |plugin| build_sh(plugin, &[("COMPONENTIZE_PY", &componentize)]));
+    // Where `make setup` installs it, as `build.sh` looks for it with nothing
+    // set (issue 20: it needed COMPONENTIZE_PY): a home whose cache holds it.
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".cache/hammer/venv/bin")).unwrap();
+    std::os::unix::fs::symlink(&componentize, home.join(".cache/hammer/venv/bin/componentize-py")).unwrap();
+    let path = std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin");
+    let scaffold = tmp.path().join("scaffold");
+    std::fs::create_dir(&scaffold).unwrap();
+    scaffold_build_and_train(&scaffold, "python", "py", "metric", |plugin| {
+        build_sh(plugin, &[("HOME", &home), ("PATH", Path::new(&path))])
+    });
+    // With none to be found, the error says what to set.
+    hammer_ok(tmp.path(), &["plugin", "new", "lost", "--kind", "hook", "--lang", "python"]);
+    let out = Command::new(tmp.path().join("lost/build.sh"))
+        .env_clear()
+        .env("HOME", tmp.path().join("nowhere"))
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = hammer_tests::stderr(&out);
+    assert!(!out.status.success() && err.contains("componentize-py not found") && err.contains("COMPONENTIZE_PY"), "{err}");
 }
 
 #[test]
@@ -98,8 +122,9 @@ fn scaffolded_js_plugins_build_pack_and_load() {
     let tmp = tempfile::tempdir().unwrap();
     // jco and componentize-js as polyglot/js/setup.sh installs them.
     let node = toolchain("HAMMER_JS_TOOLCHAIN", "node", &["node_modules/.bin/jco", "node_modules/.bin/componentize-js"]);
-    let bin = node.join("node_modules/.bin");
-    scaffold_build_and_train(tmp.path(), "js", "js", "hook", |plugin| build_sh(plugin, &[("NODE_BIN", &bin)]));
+    // `build.sh` finds the tools `make setup` installed, with nothing set
+    // but hammer's own variable (issue 20: it needed NODE_BIN).
+    scaffold_build_and_train(tmp.path(), "js", "js", "hook", |plugin| build_sh(plugin, &[("HAMMER_JS_TOOLCHAIN", &node)]));
 }
 
 #[test]

@@ -104,9 +104,19 @@ fn val_and_test_commands_evaluate_a_checkpoint() {
     hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap()]);
     let ckpt = tmp.path().join("work_dirs/job/epoch_2.safetensors");
     let val = stdout(&hammer_ok(tmp.path(), &["val", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
-    assert!(val.contains("Epoch(val) [0][2/2]  accuracy: "), "{val}");
-    let test = stdout(&hammer_ok(tmp.path(), &["test", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap()]));
-    assert!(test.contains("Epoch(test) [0][2/2]  accuracy: "), "{test}");
+    // The epoch is the checkpoint's (issue 20: it said `[0]`).
+    assert!(val.contains("Epoch(val) [2][2/2]  accuracy: "), "{val}");
+    let out = tmp.path().join("metrics.json");
+    let test = stdout(&hammer_ok(
+        tmp.path(),
+        &["test", cfg.to_str().unwrap(), "--checkpoint", ckpt.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    ));
+    assert!(test.contains("Epoch(test) [2][2/2]  accuracy: "), "{test}");
+    // `--out`: the same metrics, for scripts.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["mode"], "test");
+    let accuracy = report["metrics"]["accuracy"].as_f64().expect("accuracy in --out");
+    assert!(test.contains(&format!("accuracy: {accuracy:.4}")), "{accuracy} in {test}");
 }
 
 /// Every scalar of `scalars.jsonl` is in the TensorBoard events too, as

@@ -34,12 +34,15 @@ pub fn file_name(unit: Unit, n: u64) -> String {
     format!("{}{n}.safetensors", unit.prefix())
 }
 
-/// Points `last_checkpoint` in `work_dir` at `checkpoint`, atomically.
+/// Points `last_checkpoint` in `work_dir` at `checkpoint` (a file of that
+/// work dir), atomically. It holds the file's name alone, so a work dir that
+/// is copied or moved resumes its own checkpoints.
 ///
 /// # Errors
 /// An I/O error.
 pub fn set_last(work_dir: &Path, checkpoint: &Path) -> Result<()> {
-    write_atomic(&work_dir.join(LAST_CHECKPOINT), checkpoint.to_string_lossy().as_bytes())
+    let name = checkpoint.file_name().unwrap_or(checkpoint.as_os_str());
+    write_atomic(&work_dir.join(LAST_CHECKPOINT), name.to_string_lossy().as_bytes())
 }
 
 /// The checkpoint `last_checkpoint` names, if the file exists.
@@ -53,8 +56,12 @@ pub fn last(work_dir: &Path) -> Result<Option<PathBuf>> {
     }
     let text = fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let named = PathBuf::from(text.trim());
-    // A work dir moved elsewhere still finds its checkpoints by file name.
-    Ok(Some(if named.exists() { named } else { work_dir.join(named.file_name().unwrap_or_default()) }))
+    // hammer writes the file name alone; until December 2026 it wrote the path as the
+    // run saw it (relative to its current directory). Either way the work
+    // dir's own file of that name comes first: a copied work dir resumes
+    // its own checkpoint, not the original's.
+    let own = work_dir.join(named.file_name().unwrap_or_default());
+    Ok(Some(if own.exists() || !named.exists() { own } else { named }))
 }
 
 /// The periodic checkpoints of `unit` in `work_dir`, oldest first.
@@ -121,5 +128,20 @@ mod tests {
         fs::write(&ckpt, b"x").unwrap();
         set_last(dir.path(), &ckpt).unwrap();
         assert_eq!(last(dir.path()).unwrap(), Some(ckpt));
+        assert_eq!(fs::read_to_string(dir.path().join(LAST_CHECKPOINT)).unwrap(), "iter_5.safetensors");
+    }
+
+    #[test]
+    fn a_copied_work_dir_resumes_its_own_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (original, copy) = (tmp.path().join("job"), tmp.path().join("copy"));
+        for dir in [&original, &copy] {
+            fs::create_dir(dir).unwrap();
+            fs::write(dir.join(file_name(Unit::Epoch, 3)), b"x").unwrap();
+            // As an older hammer wrote it: the original's path.
+            fs::write(dir.join(LAST_CHECKPOINT), original.join(file_name(Unit::Epoch, 3)).to_string_lossy().as_bytes()).unwrap();
+        }
+        assert_eq!(last(&copy).unwrap(), Some(copy.join(file_name(Unit::Epoch, 3))));
+        assert_eq!(last(&original).unwrap(), Some(original.join(file_name(Unit::Epoch, 3))));
     }
 }

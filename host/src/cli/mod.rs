@@ -26,14 +26,46 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What the help of commands that read a config ends with: the names that
+/// the config's `type` keys take, and where the rest is described (a macro,
+/// so that `concat!` can put it after each command's examples).
+macro_rules! config_help {
+    () => {
+        "\
+Models (model.type): mlp, lenet, resnet18, resnet34, resnet50, torchscript
+Data sets (train_dataloader.dataset.type, ...): two_rings, mnist, cifar10, image_folder, csv
+Optimizers (optim.optimizer.type): sgd, adam, adamw;  losses (loss.type): cross_entropy, mse
+Every key with its default: `hammer config show CONFIG`; the README's \"The config\" explains them."
+    };
+}
+
 /// What `hammer` is asked to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model as the config describes.
+    #[command(after_help = concat!("\
+Examples:
+  hammer train configs/tutorial.toml
+  hammer train configs/tutorial.toml --cfg-options train_cfg.max_epochs=5 optim.optimizer.lr=0.01
+  hammer train configs/tutorial.toml --resume                # continue work_dirs/tutorial
+  hammer train configs/tutorial.toml --plugin ema@^0.1       # add a plugin from the store
+  hammer launch --nproc-per-node 2 train configs/tutorial.toml
+
+", config_help!()))]
     Train(TrainArgs),
     /// Run the validation loop on a checkpoint.
+    #[command(after_help = concat!("\
+Example:
+  hammer val configs/tutorial.toml --checkpoint work_dirs/tutorial/epoch_5.safetensors --out metrics.json
+
+", config_help!()))]
     Val(EvalArgs),
     /// Run the test loop on a checkpoint.
+    #[command(after_help = concat!("\
+Example:
+  hammer test configs/tutorial.toml --checkpoint work_dirs/tutorial/epoch_5.safetensors --out metrics.json
+
+", config_help!()))]
     Test(EvalArgs),
     /// Inspect configs.
     #[command(subcommand)]
@@ -54,6 +86,12 @@ pub enum Command {
     /// Start the worker processes of a distributed job on this node, as
     /// torchrun does: `hammer launch --nproc-per-node 2 train CONFIG`.
     Launch(LaunchArgs),
+    /// Print a shell completion script: `hammer completions bash > /etc/bash_completion.d/hammer`
+    /// (or `source <(hammer completions bash)`; zsh, fish, elvish and powershell too).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Draw a run's curves (from its scalars.jsonl) into a PNG.
     Plot {
         /// The run's work dir.
@@ -78,11 +116,14 @@ pub struct ConfigArgs {
     /// Device to run on: cpu, cuda, cuda:N or auto (sets `env.device`).
     #[arg(long)]
     pub device: Option<String>,
-    /// Add a plugin component (repeatable), after those of the config, with
-    /// default options. Naming it here trusts it with the model's parameters
-    /// (as EMA needs); list it in `[[plugins]]` to choose its options and grants.
-    #[arg(long = "plugin", value_name = "PATH.wasm")]
-    pub plugins: Vec<PathBuf>,
+    /// Add a plugin (repeatable), after those of the config, with default
+    /// options: a component or bundle file (`ema.wasm`, `ema-0.1.0.hpkg`), or
+    /// a name as in `[[plugins]]` (`ema`, `ema@^0.1`: `./plugins`,
+    /// `$HAMMER_PLUGIN_PATH`, then the store). Naming it here trusts it with
+    /// the model's parameters (as EMA needs); list it in `[[plugins]]` to
+    /// choose its options and grants.
+    #[arg(long = "plugin", value_name = "NAME[@VERSION]|FILE")]
+    pub plugins: Vec<String>,
 }
 
 impl ConfigArgs {
@@ -97,11 +138,26 @@ impl ConfigArgs {
             options.push(format!("env.device={device}"));
         }
         let mut cfg = config::load_config(&self.config, &options)?;
-        cfg.plugins.extend(self.plugins.iter().map(|p| config::PluginConfig {
-            model_parameters: true,
-            ..config::PluginConfig::from_path(p.clone())
-        }));
+        cfg.plugins.extend(self.plugins.iter().map(|p| config::PluginConfig { model_parameters: true, ..plugin_entry(p) }));
         Ok(cfg)
+    }
+}
+
+/// The plugin `--plugin ARG` names: a file when it looks like a path (or is
+/// one), else `NAME` or `NAME@REQUIREMENT` as a `[[plugins]]` entry's
+/// `name` and `version`.
+fn plugin_entry(arg: &str) -> config::PluginConfig {
+    let path = std::path::Path::new(arg);
+    let looks_like_a_file = arg.contains(std::path::MAIN_SEPARATOR)
+        || arg.contains('/')
+        || path.extension().is_some_and(|e| e == "wasm" || e == crate::bundle::EXTENSION)
+        || path.is_file();
+    if looks_like_a_file {
+        return config::PluginConfig::from_path(path.to_path_buf());
+    }
+    match arg.split_once('@') {
+        Some((name, version)) => config::PluginConfig::named(Some(name.into()), Some(version.into())),
+        None => config::PluginConfig::named(Some(arg.into()), None),
     }
 }
 
@@ -172,6 +228,10 @@ pub struct EvalArgs {
     /// The checkpoint (or safetensors weights) to evaluate.
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// Also write the metrics as JSON to this file, for scripts and CI:
+    /// `{"mode": "val", "checkpoint": "...", "metrics": {"accuracy": 96.5}}`.
+    #[arg(long, value_name = "FILE.json")]
+    pub out: Option<PathBuf>,
     /// As `hammer train --launcher`: under a launcher, each process
     /// evaluates its share of the data and rank 0 reports the whole's metrics.
     #[arg(long, default_value = "auto", value_parser = crate::dist::Launcher::parse)]
@@ -182,6 +242,11 @@ pub struct EvalArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the resolved config (bases merged, overrides applied, defaults filled in).
+    #[command(after_help = concat!("\
+Example:
+  hammer config show configs/tutorial.toml --cfg-options optim.optimizer.type=adam
+
+", config_help!()))]
     Show(ConfigArgs),
 }
 
@@ -199,6 +264,11 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(command) => plugin::run(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "hammer", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Launch(args) => launch(&args),
         Command::Export { checkpoint, out } => export(&checkpoint, &out),
         Command::Plot { work_dir, metrics, out } => {
@@ -253,13 +323,17 @@ fn train(args: &TrainArgs) -> Result<()> {
         (None, None) => Start::Fresh,
     };
     // Rank 0 alone writes into the work dir; every rank reads it to resume.
-    match &start {
+    let started_over = match &start {
         Start::ResumeLatest => workdir::prepare(&dir, true)?,
-        Start::ResumeFrom(_) if writes => std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the work dir `{}`", dir.display()))?,
+        Start::ResumeFrom(_) if writes => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the work dir `{}`", dir.display()))?;
+            false
+        }
         _ if writes => workdir::prepare(&dir, false)?,
-        _ => {}
-    }
+        _ => false,
+    };
+    // A resume that fails before training leaves the job's files as they were.
+    let before_resume = (writes && matches!(start, Start::ResumeLatest | Start::ResumeFrom(_))).then(|| workdir::Snapshot::take(&dir));
     // The plugins must be those the job ran (on resume) or those pinned by --locked.
     let lock_file = dir.join(LOCK_FILE);
     let lock = match (&args.locked, &start) {
@@ -280,12 +354,21 @@ fn train(args: &TrainArgs) -> Result<()> {
     let mut runner = match Runner::build_distributed(cfg, Some(dir.clone()), start, lock.as_ref(), dist) {
         Ok(runner) => runner,
         Err(e) => {
-            if fresh {
+            if fresh && !started_over {
                 let _ = std::fs::remove_dir_all(&dir);
+            }
+            if let Some(snapshot) = before_resume {
+                snapshot.restore();
             }
             return Err(e);
         }
     };
+    if started_over {
+        runner.logger().warn(&format!(
+            "the work dir `{}` held an earlier run that stopped before its first checkpoint; starting over in it",
+            dir.display()
+        ));
+    }
     if writes {
         Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
     }
@@ -293,8 +376,18 @@ fn train(args: &TrainArgs) -> Result<()> {
 }
 
 fn export(checkpoint: &std::path::Path, out: &std::path::Path) -> Result<()> {
-    let weights = crate::checkpoint::Checkpoint::load(checkpoint)?.section("model.");
+    let ckpt = crate::checkpoint::Checkpoint::load(checkpoint)?;
+    let mut weights = ckpt.section("model.");
     anyhow::ensure!(!weights.is_empty(), "checkpoint `{}` holds no `model.*` tensors", checkpoint.display());
+    // A TorchScript model's buffers live in the module the checkpoint saved.
+    if let Some((_, script)) = ckpt.section("script").into_iter().next() {
+        let bytes = Vec::<u8>::try_from(script.flatten(0, -1))?;
+        for (name, buffer) in crate::model::script_buffers(&bytes)? {
+            if !weights.iter().any(|(n, _)| *n == name) {
+                weights.push((name, buffer));
+            }
+        }
+    }
     let named: Vec<(&str, &tch::Tensor)> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
     tch::Tensor::write_safetensors(&named, out).with_context(|| format!("cannot write `{}`", out.display()))?;
     println!("Exported {} tensors to {}", weights.len(), out.display());
@@ -305,10 +398,43 @@ fn evaluate(args: &EvalArgs, test: bool) -> Result<()> {
     let mut cfg = args.config.load(&[])?;
     let dist = join_job(args.launcher, &mut cfg)?;
     let mut runner = Runner::build_distributed(cfg, None, Start::LoadFrom(args.checkpoint.clone()), None, dist)?;
-    if test {
-        runner.test()?;
-    } else {
-        runner.val()?;
+    let metrics = if test { runner.test()? } else { runner.val()? };
+    if let (Some(out), true) = (&args.out, runner.writes()) {
+        let metrics: serde_json::Map<String, serde_json::Value> =
+            metrics.into_iter().map(|(name, v)| (name, serde_json::json!(v))).collect();
+        let report = serde_json::json!({
+            "mode": if test { "test" } else { "val" },
+            "checkpoint": args.checkpoint.display().to_string(),
+            "metrics": metrics,
+        });
+        let text = serde_json::to_string_pretty(&report).context("encoding the metrics")? + "\n";
+        write_atomic(out, text.as_bytes()).with_context(|| format!("cannot write `{}`", out.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_names_every_model_data_set_optimizer_and_loss() {
+        for name in crate::model::MODEL_TYPES.iter().chain(crate::data::TYPES) {
+            assert!(config_help!().contains(&format!(" {name}")), "{name}");
+        }
+        for name in ["sgd", "adam", "adamw", "cross_entropy", "mse"] {
+            assert!(config_help!().contains(&format!(" {name}")), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_plugin_argument_is_a_file_or_a_name_with_a_version() {
+        let file = plugin_entry("plugins/ema.wasm");
+        assert_eq!((file.path.as_deref(), file.name.as_deref()), (Some(std::path::Path::new("plugins/ema.wasm")), None));
+        assert!(plugin_entry("ema-0.1.0.hpkg").path.is_some());
+        let named = plugin_entry("ema");
+        assert_eq!((named.name.as_deref(), named.version.as_deref(), named.path), (Some("ema"), None, None));
+        let pinned = plugin_entry("ema@^0.1");
+        assert_eq!((pinned.name.as_deref(), pinned.version.as_deref()), (Some("ema"), Some("^0.1")));
+    }
 }

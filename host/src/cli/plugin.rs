@@ -121,6 +121,9 @@ pub fn run(command: PluginCommand) -> Result<()> {
                 Runtime::shared()?.inspect(&bytes).with_context(|| format!("`{}`", component.display()))?;
             let bundle = bundle::pack(&text, &bytes, kind.name(), &interface)
                 .with_context(|| format!("cannot pack `{}` with `{}`", component.display(), manifest.display()))?;
+            if let Some(warning) = pack_mismatch(&component, &manifest, &bundle.manifest.name) {
+                eprintln!("warning: {warning}");
+            }
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create `{}`", out.display()))?;
             let path = out.join(bundle.file_name());
             bundle.write(&path)?;
@@ -184,4 +187,38 @@ pub fn run(command: PluginCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A warning when the component looks like another plugin's than the
+/// manifest's: neither named after it nor inside the manifest's directory
+/// (`hammer plugin pack chook.wasm --manifest myhook/manifest.toml`).
+fn pack_mismatch(component: &std::path::Path, manifest: &std::path::Path, name: &str) -> Option<String> {
+    let normal = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let stem = component.file_stem().map(|s| normal(&s.to_string_lossy())).unwrap_or_default();
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let manifest_dir = absolute(manifest).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let inside = absolute(component).starts_with(&manifest_dir) && manifest_dir.parent().is_some();
+    if stem == normal(name) || inside {
+        return None;
+    }
+    Some(format!(
+        "`{}` is packed as plugin `{name}` (the name in `{}`), but it is not named after it nor beside that manifest; \
+         check that this is the component you mean",
+        component.display(),
+        manifest.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack_mismatch;
+    use std::path::Path;
+
+    #[test]
+    fn a_component_packed_under_another_plugins_manifest_is_warned_about() {
+        let w = pack_mismatch(Path::new("chook.wasm"), Path::new("myhook/manifest.toml"), "myhook").expect("a mismatch");
+        assert!(w.contains("chook.wasm") && w.contains("`myhook`"), "{w}");
+        assert_eq!(pack_mismatch(Path::new("out/my_hook.wasm"), Path::new("myhook/manifest.toml"), "my-hook"), None);
+        assert_eq!(pack_mismatch(Path::new("myhook/target/x.wasm"), Path::new("myhook/manifest.toml"), "myhook"), None);
+    }
 }

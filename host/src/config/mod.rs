@@ -38,6 +38,9 @@ impl Config {
     /// The resolved config as TOML, with every default written out; this is
     /// what is saved to the work dir and what `hammer config show` prints.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a validated config serializes to TOML")
+        let mut shown = self.clone();
+        shown.checkpoint.by_epoch.get_or_insert(shown.train_cfg.by_epoch);
+        shown.optim.optimizer.fill_defaults();
+        toml::to_string_pretty(&shown).expect("a validated config serializes to TOML")
     }
 }

@@ -89,8 +89,9 @@ pub struct PluginConfig {
     pub options: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The network, built by name (`type`).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// The network, built by name (`type`). Written out (`hammer config show`,
+/// the work dir's `config.toml`) with the keys its type uses only.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Which network: `mlp`, `lenet`, `resnet18`, `resnet34`, `resnet50`
@@ -126,6 +127,40 @@ pub struct ModelConfig {
     /// Number of output classes (or regression targets).
     #[serde(default = "default_num_classes")]
     pub num_classes: i64,
+}
+
+impl Serialize for ModelConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let kind = self.kind.as_str();
+        let (mlp, lenet, resnet, script) = (kind == "mlp", kind == "lenet", kind.starts_with("resnet"), kind == "torchscript");
+        // An unknown type (refused by validation) shows every key.
+        let any = !(mlp || lenet || resnet || script);
+        let mut out = serializer.serialize_struct("ModelConfig", 10)?;
+        out.serialize_field("type", &self.kind)?;
+        if lenet || resnet || any {
+            out.serialize_field("in_channels", &self.in_channels)?;
+        }
+        if lenet || any {
+            out.serialize_field("image_size", &self.image_size)?;
+        }
+        if resnet || any {
+            out.serialize_field("cifar_stem", &self.cifar_stem)?;
+        }
+        if let Some(path) = &self.path {
+            out.serialize_field("path", path)?;
+        }
+        if mlp || any {
+            out.serialize_field("in_features", &self.in_features)?;
+            out.serialize_field("layers", &self.layers)?;
+            out.serialize_field("hidden", &self.hidden)?;
+            out.serialize_field("activation", &self.activation)?;
+        }
+        if !script {
+            out.serialize_field("num_classes", &self.num_classes)?;
+        }
+        out.end()
+    }
 }
 
 /// The loss applied to the model's output.
@@ -269,6 +304,35 @@ pub struct OptimizerConfig {
     pub amsgrad: Option<bool>,
 }
 
+/// `torch.optim.Adam`'s `betas`.
+pub const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
+/// `torch.optim.Adam`'s `eps`.
+pub const ADAM_EPS: f64 = 1e-8;
+/// `torch.optim.AdamW`'s `weight_decay` (Adam's and SGD's is 0).
+pub const ADAMW_WEIGHT_DECAY: f64 = 1e-2;
+
+impl OptimizerConfig {
+    /// Sets every unset hyper-parameter of this optimizer type to
+    /// `torch.optim`'s default (the values the optimizer then uses).
+    pub fn fill_defaults(&mut self) {
+        match self.kind.to_ascii_lowercase().as_str() {
+            "sgd" => {
+                self.momentum.get_or_insert(0.0);
+                self.dampening.get_or_insert(0.0);
+                self.nesterov.get_or_insert(false);
+                self.weight_decay.get_or_insert(0.0);
+            }
+            kind @ ("adam" | "adamw") => {
+                self.betas.get_or_insert(ADAM_BETAS);
+                self.eps.get_or_insert(ADAM_EPS);
+                self.weight_decay.get_or_insert(if kind == "adamw" { ADAMW_WEIGHT_DECAY } else { 0.0 });
+                self.amsgrad.get_or_insert(false);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Gradient clipping by total norm or by value.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -408,10 +472,16 @@ fn default_memory_mb() -> u64 {
 impl PluginConfig {
     /// An entry for the component at `path`, with every default (`--plugin PATH`).
     pub fn from_path(path: std::path::PathBuf) -> Self {
+        Self { path: Some(path), ..Self::named(None, None) }
+    }
+
+    /// An entry for plugin `name` (the search path, then the store) with
+    /// semver requirement `version`, with every other setting at its default.
+    pub fn named(name: Option<String>, version: Option<String>) -> Self {
         Self {
-            name: None,
-            version: None,
-            path: Some(path),
+            name,
+            version,
+            path: None,
             priority: default_priority(),
             on_error: default_on_error(),
             timeout_ms: default_timeout_ms(),

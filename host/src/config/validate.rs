@@ -6,7 +6,7 @@
 //!
 //! The messages are one paragraph each:
 //! - ``unknown config key `train_cfg.max_epoch`; did you mean `max_epochs`? (valid keys here: `by_epoch`, ...)``
-//! - ``config key `train_cfg.max_epochs`: expected an integer (u32), found string "ten"``
+//! - ``config key `train_cfg.max_epochs`: expected a non-negative integer, found string "ten"``
 //! - ``missing config key `model.type` ``
 //! - ``config key `optim.optimizer.betas`: does not apply to optimizer `sgd` ...``
 
@@ -180,9 +180,9 @@ pub(crate) fn closest<'a>(name: &str, valid: &[&'a str]) -> Option<&'a str> {
 /// serde's description of an expected type, in config words.
 fn expected_phrase(expected: &str) -> String {
     match expected {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
-        | "isize" => format!("an integer ({expected})"),
-        "f32" | "f64" => format!("a number ({expected})"),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".to_string(),
+        "f32" | "f64" => "a number".to_string(),
         "a sequence" => "a list".to_string(),
         "a map" => "a table".to_string(),
         _ if expected.starts_with("struct ") => "a table".to_string(),

@@ -109,7 +109,7 @@ impl Dataset {
         let key = format!("{section}.dataset");
         let mut bad = BadRecords::new(cfg.skip_bad_samples);
         let split = cfg.split.as_deref().unwrap_or("train");
-        let root = || cfg.root.as_deref().with_context(|| format!("missing config key `{key}.root`"));
+        let root = || existing(cfg.root.as_deref(), &key, "root");
         let pipeline = cfg.pipeline.clone().unwrap_or_default();
         let resize = |mut images: Images| -> Images {
             match pipeline.resolution {
@@ -129,7 +129,7 @@ impl Dataset {
                 (Source::Tensors(two_rings(size, cfg.seed)), 0)
             }
             "csv" => {
-                let path = cfg.path.as_deref().with_context(|| format!("missing config key `{key}.path`"))?;
+                let path = existing(cfg.path.as_deref(), &key, "path")?;
                 let cols = csv::Columns { label: cfg.label_column.as_ref(), features: cfg.features.as_deref(), header: cfg.header.unwrap_or(true) };
                 (Source::Tensors(csv::load(path, &cols, &mut bad)?), 0)
             }
@@ -159,6 +159,53 @@ impl Dataset {
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The smallest and the largest label (class index), `None` when empty.
+    pub fn label_range(&self) -> Option<(i64, i64)> {
+        let labels: Vec<i64> = match &self.source {
+            Source::Tensors(t) if t.targets.numel() > 0 => {
+                let targets = t.targets.to_kind(tch::Kind::Int64);
+                return Some((targets.min().int64_value(&[]), targets.max().int64_value(&[])));
+            }
+            Source::Tensors(_) => return None,
+            Source::Images(i) => i.labels.clone(),
+            Source::Folder(f) => f.samples.iter().map(|(_, l)| *l).collect(),
+        };
+        Some((*labels.iter().min()?, *labels.iter().max()?))
+    }
+
+    /// Checks that every label is a class index the model has: in
+    /// `0..num_classes`, or `ignore_index` (cross-entropy's -100) when given;
+    /// `key` is the data set's config path for the message.
+    ///
+    /// # Errors
+    /// A label outside that range, naming the data set, the label and `num_classes`.
+    pub fn check_labels(&self, key: &str, num_classes: i64, ignore_index: Option<i64>) -> Result<()> {
+        let Some((min, max)) = self.label_range() else { return Ok(()) };
+        if max >= num_classes {
+            bail!(
+                "{key}: the data set has label {max}, but the model has `model.num_classes = {num_classes}` \
+                 (labels are class indices 0..{}); set model.num_classes to {} or more",
+                num_classes - 1,
+                max + 1
+            );
+        }
+        if min < 0 {
+            // The ignored label is the smallest: look for a negative one above it.
+            let real_min = match (&self.source, ignore_index) {
+                (Source::Tensors(t), Some(ignored)) if min == ignored => {
+                    let t = t.targets.to_kind(tch::Kind::Int64);
+                    let kept = t.masked_select(&t.ne(ignored));
+                    if kept.numel() == 0 { 0 } else { kept.min().int64_value(&[]) }
+                }
+                _ => min,
+            };
+            if real_min < 0 {
+                bail!("{key}: the data set has label {real_min}; labels are class indices 0..{}", num_classes - 1);
+            }
+        }
+        Ok(())
     }
 
     /// Bad records left out when the data set was built, and the first one's description.
@@ -214,6 +261,16 @@ impl Dataset {
         let inputs = if self.flatten { inputs.flatten(1, -1) } else { inputs };
         Ok(Loaded { inputs, targets, skipped, first_bad })
     }
+}
+
+/// The path of config key `<key>.<name>`, which must exist: a missing one is
+/// named with its key, before any reader's bare OS error.
+fn existing<'a>(path: Option<&'a std::path::Path>, key: &str, name: &str) -> Result<&'a std::path::Path> {
+    let path = path.with_context(|| format!("missing config key `{key}.{name}`"))?;
+    if !path.exists() {
+        bail!("{key}.{name}: `{}` does not exist (relative paths are relative to the current directory)", path.display());
+    }
+    Ok(path)
 }
 
 fn image_tensor(values: &[f32], n: usize, [c, h, w]: [usize; 3]) -> Tensor {

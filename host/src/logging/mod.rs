@@ -167,24 +167,25 @@ impl Logger {
     }
 }
 
-/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+/// A one-line progress bar on standard error, redrawn at most 10 times a
+/// second, with the rate and the time left measured since its first draw.
 #[derive(Debug, Default)]
 struct Progress {
     last: Option<Instant>,
+    /// When and at which count the bar was first drawn (a resumed run starts past 0).
+    first: Option<(Instant, u64)>,
     shown: bool,
 }
 
 impl Progress {
     fn show(&mut self, label: &str, done: u64, total: u64) {
         let now = Instant::now();
+        let (since, from) = *self.first.get_or_insert((now, done));
         if done < total && self.last.is_some_and(|t| now - t < Duration::from_millis(100)) {
             return;
         }
         self.last = Some(now);
-        const WIDTH: u64 = 30;
-        let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
-        let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
-        eprint!("\r{label} [{bar}] {done}/{total}");
+        eprint!("\r{}", progress_line(label, done, total, done - from, (now - since).as_secs_f64()));
         let _ = std::io::stderr().flush();
         self.shown = true;
     }
@@ -195,6 +196,21 @@ impl Progress {
             self.shown = false;
         }
     }
+}
+
+/// `label [#####     ] done/total  rate it/s  eta h:mm:ss`: `counted` of the
+/// done items took `seconds` (no rate until one is counted).
+fn progress_line(label: &str, done: u64, total: u64, counted: u64, seconds: f64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
+    let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
+    let mut line = format!("{label} [{bar}] {done}/{total}");
+    if counted > 0 && seconds > 0.0 {
+        let rate = counted as f64 / seconds;
+        let left = total.saturating_sub(done) as f64 / rate;
+        line.push_str(&format!("  {rate:.1} it/s  eta {}", format_eta(left)));
+    }
+    line
 }
 
 /// `h:mm:ss`, as MMEngine prints the ETA.
@@ -226,6 +242,13 @@ mod tests {
         assert_eq!(format_sci(0.1), "1.0000e-01");
         assert_eq!(format_sci(12345.0), "1.2345e+04");
         assert_eq!(format_sci(2.5e-12), "2.5000e-12");
+    }
+
+    #[test]
+    fn the_progress_bar_shows_rate_and_time_left() {
+        assert_eq!(progress_line("Iter(train)", 0, 10, 0, 0.0), format!("Iter(train) [{}] 0/10", " ".repeat(30)));
+        let line = progress_line("Epoch(train) [1] 50/100", 50, 100, 50, 2.0);
+        assert!(line.ends_with("] 50/100  25.0 it/s  eta 0:00:02"), "{line}");
     }
 
     #[test]

@@ -27,6 +27,16 @@ use tch::{Device, Tensor};
 
 use crate::config::ModelConfig;
 
+/// The buffers of the TorchScript module saved as `bytes` (a checkpoint's
+/// `script`), by PyTorch's names: what a state dict holds besides the
+/// parameters.
+///
+/// # Errors
+/// Bytes that are not a TorchScript module.
+pub fn script_buffers(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    torchscript::named_buffers(bytes)
+}
+
 /// The model types `model.type` accepts.
 pub const MODEL_TYPES: &[&str] = &["mlp", "lenet", "resnet18", "resnet34", "resnet50", "torchscript"];
 

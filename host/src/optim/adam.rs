@@ -59,11 +59,11 @@ impl Adam {
         reject(kind, "momentum", &cfg.momentum)?;
         reject(kind, "dampening", &cfg.dampening)?;
         reject(kind, "nesterov", &cfg.nesterov)?;
-        let (beta1, beta2) = cfg.betas.unwrap_or((0.9, 0.999));
-        let eps = cfg.eps.unwrap_or(1e-8);
+        let (beta1, beta2) = cfg.betas.unwrap_or(crate::config::ADAM_BETAS);
+        let eps = cfg.eps.unwrap_or(crate::config::ADAM_EPS);
         let weight_decay = cfg
             .weight_decay
-            .unwrap_or(if decoupled { 1e-2 } else { 0.0 });
+            .unwrap_or(if decoupled { crate::config::ADAMW_WEIGHT_DECAY } else { 0.0 });
         for (i, beta) in [beta1, beta2].into_iter().enumerate() {
             if !(0.0..1.0).contains(&beta) {
                 bail!("optimizer `betas[{i}]` must be in [0, 1), not {beta}");

@@ -97,8 +97,14 @@ pub fn resolve(cfg: &PluginConfig, pinned: Option<&Locked>) -> Result<Source> {
     let store = Store::open_default()?;
     if store.versions(name)?.is_empty() {
         let looked: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
+        let known = known_names(&store, &dirs);
+        let hint = match crate::config::validate::closest(name, &known.iter().map(String::as_str).collect::<Vec<_>>()) {
+            Some(best) => format!("; did you mean `{best}`?"),
+            None if known.is_empty() => String::new(),
+            None => format!(" (known plugins: {})", known.join(", ")),
+        };
         bail!(
-            "plugin `{name}` not found: no `{name}.wasm` in {}, and no bundle `{name}` in the store `{}` \
+            "plugin `{name}` not found: no `{name}.wasm` in {}, and no bundle `{name}` in the store `{}`{hint} \
              (set HAMMER_PLUGIN_PATH to add directories, or `hammer plugin install` a bundle)",
             looked.join(", "),
             store.dir().display()
@@ -128,6 +134,22 @@ fn from_store(name: &str, req: &VersionReq) -> Result<Source> {
     let installed = store.resolve(name, req, INTERFACE_VERSION)?;
     let component = Blob { sha256: installed.manifest.sha256.clone(), bytes: None, file: installed.component_path() };
     Ok(Source { component, origin: "store".into(), manifest: Some(installed.manifest) })
+}
+
+/// The plugin names the store and the search path know, sorted, once each.
+fn known_names(store: &Store, dirs: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = store.list().unwrap_or_default().into_iter().map(|i| i.manifest.name).collect();
+    for dir in dirs {
+        let Ok(entries) = dir.read_dir() else { continue };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.extension().is_some_and(|e| e == "wasm") {
+                names.extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// `./plugins`, then the directories of `$HAMMER_PLUGIN_PATH`.

@@ -26,6 +26,12 @@ impl Runner {
     }
 
     fn standalone(&mut self, mode: Mode) -> Result<Vec<(String, f64)>> {
+        // `Epoch(val) [5]` for the weights of epoch 5 (MMEngine prints 0, its
+        // runner's epoch before training; the checkpoint's says more).
+        if let Some(trained) = self.weights_from {
+            self.state.epoch = trained.epoch;
+            self.state.iter = trained.iter;
+        }
         self.fire(Phase::BeforeRun, mode)?;
         if self.loaded_checkpoint {
             self.fire(Phase::AfterLoadCheckpoint, mode)?;

@@ -96,6 +96,9 @@ pub struct Runner {
     timings: timings::Timings,
     /// The batch of the validation or test pass running (its `inner_iter`).
     eval_batch: u64,
+    /// Where the run whose weights were loaded (`Start::LoadFrom` a hammer
+    /// checkpoint) had got to: what `hammer val` / `test` report as their epoch.
+    weights_from: Option<RunnerState>,
     /// This process's part in a distributed job.
     dist: Option<Dist>,
     /// Averages gradients over the ranks of `dist`.
@@ -162,6 +165,11 @@ impl Runner {
         let loader = |section: &str, c: &Option<DataLoaderConfig>| -> Result<Option<DataLoader>> {
             let Some(c) = c else { return Ok(None) };
             let data = Dataset::build(&c.dataset, section)?;
+            // A label the model has no output for would fail deep inside the loss.
+            if cfg.model.kind != "torchscript" {
+                let ignore = (cfg.loss.kind == "cross_entropy").then_some(crate::loss::IGNORE_INDEX);
+                data.check_labels(&format!("{section}.dataset"), cfg.model.num_classes, ignore)?;
+            }
             let loader = DataLoader::new(data, c, seed, device);
             Ok(Some(match shard {
                 Some(shard) => loader.sharded(shard),
@@ -194,6 +202,9 @@ impl Runner {
         let loss = Loss::from_name(&cfg.loss.kind)?;
         let mut metrics = metric::build(&cfg.val_evaluator)?;
         let schedule = Schedule::new(&cfg.train_cfg, &cfg.checkpoint, val_loader.is_some())?;
+        if let Some(warning) = schedule.checkpoint_warning(&cfg.checkpoint) {
+            logger.warn(&warning);
+        }
         let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
         let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref(), shard)?;
         let mut hooks = HookSet::default();
@@ -234,6 +245,7 @@ impl Runner {
             scaler,
             timings: timings::Timings::default(),
             eval_batch: 0,
+            weights_from: None,
             dist,
             reducer,
         };
@@ -273,6 +285,11 @@ impl Runner {
         &mut self.hooks
     }
 
+    /// The run's logger (console, `hammer.log`, scalars).
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+
     /// The model being trained.
     pub fn model(&self) -> &Model {
         &self.model
@@ -299,7 +316,11 @@ impl Runner {
             Start::ResumeLatest => {
                 let dir = self.work_dir.clone().context("resuming needs a work dir")?;
                 let Some(path) = store::last(&dir)? else {
-                    bail!("cannot resume: `{}` has no `{}` (no checkpoint was saved yet)", dir.display(), store::LAST_CHECKPOINT);
+                    bail!(
+                        "cannot resume: `{}` has no `{}` (no checkpoint was saved yet); run without --resume to start the job over",
+                        dir.display(),
+                        store::LAST_CHECKPOINT
+                    );
                 };
                 self.resume(&path)
             }
@@ -350,7 +371,10 @@ impl Runner {
     fn load_weights(&mut self, path: &Path) -> Result<()> {
         let shown = path.display();
         let weights = match Checkpoint::load(path) {
-            Ok(ckpt) => ckpt.section("model."),
+            Ok(ckpt) => {
+                self.weights_from = Some(ckpt.runner);
+                ckpt.section("model.")
+            }
             Err(e) if e.to_string().contains("not a hammer checkpoint") => tch::Tensor::read_safetensors(path)
                 .with_context(|| format!("cannot read weights from `{shown}`"))?,
             Err(e) => return Err(e),

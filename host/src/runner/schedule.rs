@@ -117,6 +117,23 @@ impl Schedule {
         self.checkpoint.by_epoch
     }
 
+    /// A warning when the checkpoint settings, read in this run's unit, save
+    /// far more checkpoints than a user would mean: `checkpoint.interval = 1`
+    /// (an epoch config's) in an iteration-based run saves every iteration.
+    pub fn checkpoint_warning(&self, cfg: &CheckpointConfig) -> Option<String> {
+        const MANY: u64 = 100;
+        let interval = self.checkpoint.interval;
+        if cfg.by_epoch.is_some() || self.by_epoch || interval == 0 || self.max_units / interval <= MANY {
+            return None;
+        }
+        Some(format!(
+            "checkpoint.interval = {interval} counts iterations in this iteration-based run (train_cfg.by_epoch = false): \
+             {} checkpoints will be saved. Set checkpoint.interval to the iterations between two checkpoints, \
+             or checkpoint.by_epoch = true to save one per epoch",
+            self.max_units / interval
+        ))
+    }
+
     /// Whether to save a checkpoint after checkpoint unit `n` (1-based, in
     /// the checkpoint's own unit); `last` marks the end of training.
     pub fn checkpoint_after(&self, n: u64, last: bool) -> bool {
@@ -188,6 +205,20 @@ mod tests {
         assert!(Schedule::new(&cfg, &CheckpointConfig::default(), true).is_err());
         let cfg = TrainConfig { workflow: Some(flow(&[("train", 1), ("val", 1)])), ..train(4) };
         assert!(Schedule::new(&cfg, &CheckpointConfig::default(), false).is_err());
+    }
+
+    #[test]
+    fn an_epoch_interval_read_as_iterations_is_warned_about() {
+        let iters = TrainConfig { by_epoch: false, max_epochs: None, max_iters: Some(500), ..TrainConfig::default() };
+        let ckpt = CheckpointConfig { interval: 1, ..CheckpointConfig::default() };
+        let s = Schedule::new(&iters, &ckpt, false).unwrap();
+        let warning = s.checkpoint_warning(&ckpt).expect("500 saves");
+        assert!(warning.contains("500 checkpoints") && warning.contains("checkpoint.by_epoch"), "{warning}");
+        let chosen = CheckpointConfig { by_epoch: Some(false), ..ckpt.clone() };
+        assert_eq!(Schedule::new(&iters, &chosen, false).unwrap().checkpoint_warning(&chosen), None, "asked for");
+        let sparse = CheckpointConfig { interval: 50, ..ckpt.clone() };
+        assert_eq!(Schedule::new(&iters, &sparse, false).unwrap().checkpoint_warning(&sparse), None);
+        assert_eq!(Schedule::new(&train(500), &ckpt, false).unwrap().checkpoint_warning(&ckpt), None, "epochs");
     }
 
     #[test]

@@ -91,6 +91,25 @@ impl Runner {
         let len = self.train_loader.as_ref().context("training needs a `train_dataloader`")?.len() as u64;
         anyhow::ensure!(len > 0, "train_dataloader: an epoch has no batch (batch_size larger than the data set with drop_last?)");
         let max_iters = self.max_iters(len);
+        if self.loaded_checkpoint && self.state.iter >= max_iters && max_iters > 0 {
+            let longer = if self.schedule.by_epoch {
+                format!("train_cfg.max_epochs={}", self.schedule.max_units + 1)
+            } else {
+                format!("train_cfg.max_iters={}", self.schedule.max_units * 2)
+            };
+            self.logger.warn(&format!(
+                "The job is complete: it trained {} of {} {} already. To train it longer, resume with a longer schedule \
+                 (`--resume --cfg-options {longer}`)",
+                if self.schedule.by_epoch { u64::from(self.state.epoch) } else { self.state.iter },
+                self.schedule.max_units,
+                if self.schedule.by_epoch { "epochs" } else { "iterations" },
+            ));
+            return Ok(());
+        }
+        if let Some(dir) = &self.work_dir {
+            let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            self.logger.info(&format!("Work dir: {}", shown.display()));
+        }
         let started = Instant::now();
         let start_iter = self.state.iter;
         self.fire(Phase::BeforeRun, Mode::Train)?;
@@ -338,7 +357,13 @@ impl Runner {
 
     fn progress_label(&self, len: u64) -> String {
         if self.schedule.by_epoch {
-            format!("Epoch(train) [{}] {}/{len}", self.state.epoch + 1, self.state.inner_iter)
+            // Called after an iteration is counted: at an epoch's last one the
+            // position has moved on to the next epoch's start.
+            let (epoch, done) = match self.state.inner_iter {
+                0 => (self.state.epoch, len),
+                i => (self.state.epoch + 1, i),
+            };
+            format!("Epoch(train) [{epoch}] {done}/{len}")
         } else {
             "Iter(train)".to_string()
         }

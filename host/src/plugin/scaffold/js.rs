@@ -67,12 +67,24 @@ fn build_sh(name: &str, kind: Kind, wit: &Path) -> String {
     };
     format!(
         r#"#!/usr/bin/env bash
-# Builds {name}.wasm from app.js with the tools `npm install` puts into
-# node_modules/.bin (or those in $NODE_BIN).
+# Builds {name}.wasm from app.js with jco and componentize-js: those in
+# $NODE_BIN, else those `npm install` put into node_modules/.bin, else those
+# hammer's `make setup` installed (~/.cache/hammer/node).
 set -euo pipefail
 cd "$(dirname "$0")"
 WIT="${{HAMMER_WIT:-{wit}}}"
-BIN="${{NODE_BIN:-node_modules/.bin}}"
+BIN="${{NODE_BIN:-}}"
+if [[ -z "$BIN" ]]; then
+    for candidate in node_modules/.bin "${{HAMMER_JS_TOOLCHAIN:+${{HAMMER_JS_TOOLCHAIN:-}}/node_modules/.bin}}" \
+        "$HOME/.cache/hammer/node/node_modules/.bin"; do
+        if [[ -n "$candidate" && -x "$candidate/jco" ]]; then BIN="$candidate"; break; fi
+    done
+fi
+if [[ -z "$BIN" ]]; then
+    echo "error: jco not found: run \`npm install\` here (Node.js 18+), or set NODE_BIN to the directory" >&2
+    echo "       holding jco and componentize-js (hammer's make setup puts them in ~/.cache/hammer/node/node_modules/.bin)" >&2
+    exit 1
+fi
 {command}
 "#,
         wit = wit.display(),
@@ -117,7 +129,8 @@ A hammer {kind} plugin in JavaScript, built against `hammer:plugin@{INTERFACE_VE
 component embeds {engine}. With Node.js 18+:
 
 ```sh
-npm install       # jco and componentize-js, into node_modules/
+npm install       # jco and componentize-js, into node_modules/ (build.sh also finds those
+                  # hammer's `make setup` installed, or those in $NODE_BIN)
 ./build.sh        # writes {name}.wasm
 hammer train CONFIG --plugin {name}.wasm
 ```

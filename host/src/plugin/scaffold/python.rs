@@ -27,11 +27,13 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
     write(
         "build.sh",
         format!(
-            "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-py (pip install componentize-py).\nset -euo pipefail\n\
+            "#!/usr/bin/env bash\n# Builds {name}.wasm with componentize-py.\nset -euo pipefail\n\
              cd \"$(dirname \"$0\")\"\nWIT=\"${{HAMMER_WIT:-{wit}}}\"\nSDK=\"${{HAMMER_PYTHON_SDK:-{sdk}}}\"\n\
-             \"${{COMPONENTIZE_PY:-componentize-py}}\" -d \"$WIT\" -w {world} componentize app -p . -p \"$SDK\" -o {name}.wasm\n",
+             {find}\
+             \"$CPY\" -d \"$WIT\" -w {world} componentize app -p . -p \"$SDK\" -o {name}.wasm\n",
             wit = wit.display(),
-            sdk = sdk.display()
+            sdk = sdk.display(),
+            find = FIND_COMPONENTIZE_PY,
         ),
     )?;
     let script = dir.join("build.sh");
@@ -46,7 +48,9 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
         "README.md",
         format!(
             "# {name}\n\nA hammer {kind} plugin in Python, built against `hammer:plugin@{INTERFACE_VERSION}` with\n\
-             [componentize-py](https://pypi.org/project/componentize-py/):\n\n```sh\npip install componentize-py\n./build.sh        # writes {name}.wasm\nhammer train CONFIG --plugin {name}.wasm\n```\n\n\
+             [componentize-py](https://pypi.org/project/componentize-py/). `build.sh` finds it on `PATH`, or where hammer's\n\
+             `make setup` installed it (`~/.cache/hammer/venv/bin`); elsewhere, `pip install componentize-py==0.25.1`\n\
+             or set `COMPONENTIZE_PY` to it:\n\n```sh\n./build.sh        # writes {name}.wasm\nhammer train CONFIG --plugin {name}.wasm\n```\n\n\
              To share it, pack the component with `manifest.toml` (name, version, kind, the options' schema):\n\n\
              ```sh\nhammer plugin pack {name}.wasm --manifest manifest.toml --out dist   # dist/{name}-0.1.0.hpkg\n```\n\n\
              Keep the plugin's state in a module-level object: componentize-py calls each\n\
@@ -60,6 +64,23 @@ pub(super) fn write(dir: &Path, name: &str, kind: Kind, wit: &Path, sdk: &Path) 
     )?;
     Ok(())
 }
+
+/// The part of `build.sh` that finds componentize-py: `$COMPONENTIZE_PY`,
+/// else on `PATH`, else where hammer's `make setup` installed it (beside
+/// `$HAMMER_PYTHON`, or in `~/.cache/hammer/venv`).
+const FIND_COMPONENTIZE_PY: &str = r#"CPY="${COMPONENTIZE_PY:-}"
+if [[ -z "$CPY" ]]; then
+    for candidate in "$(command -v componentize-py || true)" \
+        "${HAMMER_PYTHON:+$(dirname "${HAMMER_PYTHON:-}")/componentize-py}" "$HOME/.cache/hammer/venv/bin/componentize-py"; do
+        if [[ -n "$candidate" && -x "$candidate" ]]; then CPY="$candidate"; break; fi
+    done
+fi
+if [[ -z "$CPY" ]]; then
+    echo "error: componentize-py not found (not on PATH, nor in ~/.cache/hammer/venv/bin where hammer's make setup puts it):" >&2
+    echo "       pip install componentize-py==0.25.1, or set COMPONENTIZE_PY to its path" >&2
+    exit 1
+fi
+"#;
 
 const HOOK: &str = r#"
 Logs the loss every `every` training iterations (default 100).
