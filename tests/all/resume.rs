@@ -68,9 +68,17 @@ fn a_killed_run_resumes_from_its_last_good_checkpoint() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(work.join("iter_5.safetensors").exists() || work.join("last_checkpoint").exists());
-    // Whatever moment the kill hit, the checkpoint `last_checkpoint` names is whole.
-    hammer_ok(tmp.path(), &["train", cfg.to_str().unwrap(), "--work-dir", "w", "--resume",
-        "--cfg-options", "train_cfg.max_epochs=1", "train_cfg.by_epoch=true"]);
+    let last = std::fs::read_to_string(work.join("last_checkpoint")).unwrap();
+    // Whatever moment the kill hit, the checkpoint `last_checkpoint` names is
+    // whole: the run resumes from it, and ends where a run that was never
+    // killed ends, bit for bit.
+    let to_one_epoch = ["--cfg-options", "train_cfg.max_epochs=1", "train_cfg.by_epoch=true", "checkpoint.by_epoch=true"];
+    let resumed = hammer_tests::stdout(&hammer_ok(tmp.path(), &[&["train", cfg.to_str().unwrap(), "--work-dir", "w", "--resume"][..], &to_one_epoch].concat()));
+    let iter: u64 = last.trim().trim_start_matches("iter_").trim_end_matches(".safetensors").parse().expect(&last);
+    let line = resumed.lines().find(|l| l.contains("Resumed from")).expect(&resumed);
+    assert!(line.contains(&format!("{}`: epoch", last.trim())) && line.ends_with(&format!(", iter {iter}")), "{last}: {line}");
+    train(tmp.path(), &cfg, "straight", &to_one_epoch);
+    assert_eq!(model_weights(&work.join("epoch_1.safetensors")), model_weights(&tmp.path().join("straight/epoch_1.safetensors")));
 }
 
 #[test]
