@@ -27,8 +27,8 @@ SETUP_STAMP := $(VENV)/.hammer-setup
 # The venv and the wasm target once (a stamp), then each plugin language's
 # toolchain (polyglot/setup.sh checks before it installs).
 setup: $(SETUP_STAMP)
-	@dpkg -s libgloo-dev >/dev/null 2>&1 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgloo-dev; }
+	@dpkg -s libgloo-dev fonts-dejavu-core >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgloo-dev fonts-dejavu-core; }
 	VENV=$(VENV) CACHE=$(CACHE) polyglot/setup.sh
 
 $(SETUP_STAMP): python/requirements.txt

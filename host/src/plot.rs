@@ -1,16 +1,24 @@
 //! `hammer plot WORK_DIR --metric loss --metric accuracy --out curves.png`:
-//! the curves of a run from its `scalars.jsonl`, one panel per metric, as a
-//! PNG drawn here (a tiny built-in pixel font, no system fonts needed).
+//! the curves of a run from its `scalars.jsonl`, one panel per metric, drawn
+//! with `plotters`: a title, labelled axes (training curves over iterations,
+//! validation ones over epochs in an epoch-based run), ticks, a legend, and
+//! a logarithmic axis for the learning rate. PNG or SVG, by the file's
+//! extension; text is laid out in DejaVu Sans (Debian's `fonts-dejavu-core`,
+//! which `make setup` installs).
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
 /// One curve: its title and its (step, value) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// E.g. `loss (train)`.
     pub title: String,
+    /// What the step counts: `iteration` or `epoch`.
+    pub x_label: String,
     /// Points in step order.
     pub points: Vec<(f64, f64)>,
 }
@@ -48,7 +56,11 @@ pub fn series(work_dir: &Path, metrics: &[String]) -> Result<Vec<Series>> {
                 .filter(|r| r["mode"] == *mode)
                 .filter_map(|r| Some((r["step"].as_f64()?, r[metric.as_str()].as_f64()?)))
                 .collect();
-            (!points.is_empty()).then(|| Series { title: format!("{metric} ({mode})"), points })
+            // Validation records of an epoch-based run are stepped by epoch.
+            let by_epoch = *mode != "train"
+                && records.iter().filter(|r| r["mode"] == *mode).all(|r| r["step"].as_f64().is_some() && r["step"] == r["epoch"]);
+            let x_label = if by_epoch { "epoch" } else { "iteration" }.to_string();
+            (!points.is_empty()).then(|| Series { title: format!("{metric} ({mode})"), x_label, points })
         });
         match found {
             Some(s) => out.push(s),
@@ -58,165 +70,134 @@ pub fn series(work_dir: &Path, metrics: &[String]) -> Result<Vec<Series>> {
     Ok(out)
 }
 
-const WIDTH: usize = 900;
-const PANEL: usize = 320;
-const MARGIN_LEFT: usize = 110;
-const MARGIN: usize = 40;
-const SCALE: usize = 3;
+/// Width of the picture, and height of one panel, in pixels.
+const WIDTH: u32 = 900;
+const PANEL: u32 = 320;
 
-/// Draws `series` one panel each and writes the PNG to `out`.
+/// Where Debian (and most distributions) put DejaVu Sans.
+const FONTS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+/// Draws `series` one panel each and writes the picture to `out`: PNG or
+/// SVG, by its extension.
 ///
 /// # Errors
-/// The file cannot be written.
+/// Another extension, no font, or a file that cannot be written.
 pub fn draw(series: &[Series], out: &Path) -> Result<()> {
-    let height = PANEL * series.len().max(1);
-    let mut canvas = Canvas { w: WIDTH, h: height, px: vec![255; WIDTH * height * 3] };
-    for (i, s) in series.iter().enumerate() {
-        canvas.panel(s, i * PANEL);
+    let size = (WIDTH, PANEL * series.len().max(1) as u32);
+    let failed = |e: String| anyhow!("cannot draw `{}`: {e}", out.display());
+    let format = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if !matches!(format.as_deref(), Some("png" | "svg")) {
+        bail!("`{}`: hammer plot writes .png or .svg files", out.display());
     }
-    let file = std::fs::File::create(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH as u32, height as u32);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().context("writing the PNG header")?;
-    writer.write_image_data(&canvas.px).context("writing the PNG")?;
+    // plotters measures text with the font for either format.
+    register_font()?;
+    match format.as_deref() {
+        Some("png") => {
+            let root = BitMapBackend::new(out, size).into_drawing_area();
+            panels(&root, series).map_err(failed)?;
+            root.present().map_err(|e| failed(e.to_string()))
+        }
+        _ => {
+            let root = SVGBackend::new(out, size).into_drawing_area();
+            panels(&root, series).map_err(failed)?;
+            root.present().map_err(|e| failed(e.to_string()))
+        }
+    }
+}
+
+/// Gives plotters its sans-serif font (once per process).
+fn register_font() -> Result<()> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = REGISTERED.get_or_init(|| {
+        let bytes = FONTS.iter().find_map(|p| std::fs::read(p).ok()).ok_or_else(|| {
+            format!("plots are drawn in DejaVu Sans, which is missing ({}): apt-get install fonts-dejavu-core", FONTS[0])
+        })?;
+        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice()))
+            .map_err(|_| "DejaVu Sans cannot be read as a font".to_string())
+    });
+    result.clone().map_err(|e| anyhow!(e))
+}
+
+/// Fills `root` with one panel per series.
+fn panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[Series]) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    for (area, s) in root.split_evenly((series.len().max(1), 1)).iter().zip(series) {
+        panel(area, s).map_err(|e| format!("{}: {e}", s.title))?;
+    }
     Ok(())
 }
 
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<u8>,
-}
-
-impl Canvas {
-    fn set(&mut self, x: i64, y: i64, rgb: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
-            let at = (y as usize * self.w + x as usize) * 3;
-            self.px[at..at + 3].copy_from_slice(&rgb);
-        }
+/// One series' panel; the learning rate on a logarithmic axis.
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Series) -> Result<(), String> {
+    let metric = s.title.split(" (").next().unwrap_or(&s.title).to_string();
+    let mode = s.title.rsplit(" (").next().unwrap_or("").trim_end_matches(')').to_string();
+    let (x0, x1) = bounds(s.points.iter().map(|p| p.0));
+    let (y0, y1) = bounds(s.points.iter().map(|p| p.1));
+    let log = metric == "lr" && y0 > 0.0;
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(&s.title, ("sans-serif", 20)).margin(12).x_label_area_size(42).y_label_area_size(72);
+    macro_rules! chart {
+        ($y:expr) => {{
+            let mut chart = builder.build_cartesian_2d(x0..x1, $y).map_err(|e| e.to_string())?;
+            // Whole epochs only: one tick each, up to a dozen.
+            let x_ticks = if s.x_label == "epoch" { ((x1 - x0) as usize + 1).clamp(2, 12) } else { 10 };
+            chart
+                .configure_mesh()
+                .x_labels(x_ticks)
+                .x_desc(&s.x_label)
+                .y_desc(if log { format!("{metric} (log scale)") } else { metric.clone() })
+                .x_label_formatter(&|v: &f64| short(*v))
+                .y_label_formatter(&|v: &f64| short(*v))
+                .draw()
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), BLUE.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(mode)
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }};
     }
-
-    fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), rgb: [u8; 3]) {
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as i64;
-        for k in 0..=steps {
-            let t = k as f64 / steps as f64;
-            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-                self.set(x.round() as i64 + dx, y.round() as i64 + dy, rgb);
-            }
-        }
-    }
-
-    fn text(&mut self, x: usize, y: usize, text: &str) {
-        for (i, c) in text.chars().enumerate() {
-            let rows = glyph(c.to_ascii_lowercase());
-            for (r, row) in rows.iter().enumerate() {
-                for (col, bit) in row.bytes().enumerate() {
-                    if bit == b'#' {
-                        for sy in 0..SCALE {
-                            for sx in 0..SCALE {
-                                let px = x + i * 4 * SCALE + col * SCALE + sx;
-                                self.set(px as i64, (y + r * SCALE + sy) as i64, [0, 0, 0]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn panel(&mut self, s: &Series, top: usize) {
-        let (x0, x1) = bounds(s.points.iter().map(|p| p.0));
-        let (y0, y1) = bounds(s.points.iter().map(|p| p.1));
-        let (left, right) = (MARGIN_LEFT as f64, (self.w - MARGIN) as f64);
-        let (upper, lower) = ((top + MARGIN) as f64, (top + PANEL - MARGIN) as f64);
-        let sx = |x: f64| left + (x - x0) / (x1 - x0) * (right - left);
-        let sy = |y: f64| lower - (y - y0) / (y1 - y0) * (lower - upper);
-        let grey = [160, 160, 160];
-        self.line((left, upper), (left, lower), grey);
-        self.line((left, lower), (right, lower), grey);
-        self.text(MARGIN_LEFT, top + 8, &s.title);
-        self.text(8, upper as usize, &short(y1));
-        self.text(8, lower as usize - 5 * SCALE, &short(y0));
-        self.text(MARGIN_LEFT, lower as usize + 8, &short(x0));
-        let last = short(x1);
-        self.text(right as usize - last.len() * 4 * SCALE, lower as usize + 8, &last);
-        let blue = [31, 119, 180];
-        for w in s.points.windows(2) {
-            self.line((sx(w[0].0), sy(w[0].1)), (sx(w[1].0), sy(w[1].1)), blue);
-        }
-        if let [only] = s.points.as_slice() {
-            self.line((sx(only.0) - 2.0, sy(only.1)), (sx(only.0) + 2.0, sy(only.1)), blue);
-        }
-    }
-}
-
-/// Lowest and highest of `values`, widened when equal.
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if hi > lo { (lo, hi) } else { (lo - 1.0, lo + 1.0) }
-}
-
-/// A number in at most 8 characters.
-fn short(v: f64) -> String {
-    let s = if v.abs() >= 1e5 || (v != 0.0 && v.abs() < 1e-3) { format!("{v:.2e}") } else { format!("{v:.4}") };
-    if s.contains('.') && !s.contains('e') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if log {
+        chart!((y0..y1).log_scale());
     } else {
-        s
+        chart!(y0..y1);
     }
+    Ok(())
 }
 
-/// A 3×5 pixel glyph (`#` set), lowercase letters, digits and a few signs.
-fn glyph(c: char) -> [&'static str; 5] {
-    match c {
-        '0' => ["###", "#.#", "#.#", "#.#", "###"],
-        '1' => [".#.", "##.", ".#.", ".#.", "###"],
-        '2' => ["###", "..#", "###", "#..", "###"],
-        '3' => ["###", "..#", ".##", "..#", "###"],
-        '4' => ["#.#", "#.#", "###", "..#", "..#"],
-        '5' => ["###", "#..", "###", "..#", "###"],
-        '6' => ["###", "#..", "###", "#.#", "###"],
-        '7' => ["###", "..#", ".#.", ".#.", ".#."],
-        '8' => ["###", "#.#", "###", "#.#", "###"],
-        '9' => ["###", "#.#", "###", "..#", "###"],
-        'a' => [".#.", "#.#", "###", "#.#", "#.#"],
-        'b' => ["##.", "#.#", "##.", "#.#", "##."],
-        'c' => [".##", "#..", "#..", "#..", ".##"],
-        'd' => ["##.", "#.#", "#.#", "#.#", "##."],
-        'e' => ["###", "#..", "##.", "#..", "###"],
-        'f' => ["###", "#..", "##.", "#..", "#.."],
-        'g' => [".##", "#..", "#.#", "#.#", ".##"],
-        'h' => ["#.#", "#.#", "###", "#.#", "#.#"],
-        'i' => ["###", ".#.", ".#.", ".#.", "###"],
-        'j' => ["..#", "..#", "..#", "#.#", ".#."],
-        'k' => ["#.#", "#.#", "##.", "#.#", "#.#"],
-        'l' => ["#..", "#..", "#..", "#..", "###"],
-        'm' => ["#.#", "###", "###", "#.#", "#.#"],
-        'n' => ["##.", "#.#", "#.#", "#.#", "#.#"],
-        'o' => [".#.", "#.#", "#.#", "#.#", ".#."],
-        'p' => ["##.", "#.#", "##.", "#..", "#.."],
-        'q' => [".#.", "#.#", "#.#", "##.", ".##"],
-        'r' => ["##.", "#.#", "##.", "#.#", "#.#"],
-        's' => [".##", "#..", ".#.", "..#", "##."],
-        't' => ["###", ".#.", ".#.", ".#.", ".#."],
-        'u' => ["#.#", "#.#", "#.#", "#.#", "###"],
-        'v' => ["#.#", "#.#", "#.#", "#.#", ".#."],
-        'w' => ["#.#", "#.#", "###", "###", "#.#"],
-        'x' => ["#.#", "#.#", ".#.", "#.#", "#.#"],
-        'y' => ["#.#", "#.#", ".#.", ".#.", ".#."],
-        'z' => ["###", "..#", ".#.", "#..", "###"],
-        '.' => ["...", "...", "...", "...", ".#."],
-        '-' => ["...", "...", "###", "...", "..."],
-        '+' => ["...", ".#.", "###", ".#.", "..."],
-        '_' => ["...", "...", "...", "...", "###"],
-        '/' => ["..#", "..#", ".#.", "#..", "#.."],
-        '(' => [".#.", "#..", "#..", "#..", ".#."],
-        ')' => [".#.", "..#", "..#", "..#", ".#."],
-        ':' => ["...", ".#.", "...", ".#.", "..."],
-        '%' => ["#.#", "..#", ".#.", "#..", "#.#"],
-        _ => ["...", "...", "...", "...", "..."],
+/// The range of `values`, widened when they are all equal (a flat curve).
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    if lo == hi {
+        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        return (lo - pad, hi + pad);
+    }
+    (lo, hi)
+}
+
+/// A tick label: short, scientific for small or large numbers.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e5) {
+        format!("{v:.2e}")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -232,14 +213,30 @@ mod tests {
         assert_eq!(short(1570.0), "1570");
     }
 
+    fn sample() -> Series {
+        Series { title: "lr (train)".into(), x_label: "iteration".into(), points: vec![(1.0, 1e-3), (2.0, 1e-4), (3.0, 1e-5)] }
+    }
+
     #[test]
     fn draws_a_png_of_the_requested_size() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Series { title: "loss (train)".into(), points: vec![(1.0, 0.9), (2.0, 0.5), (3.0, 0.4)] };
         let out = dir.path().join("c.png");
-        draw(&[s.clone(), s], &out).unwrap();
+        draw(&[sample(), sample()], &out).unwrap();
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap()));
         let reader = decoder.read_info().unwrap();
-        assert_eq!((reader.info().width, reader.info().height), (WIDTH as u32, 2 * PANEL as u32));
+        assert_eq!((reader.info().width, reader.info().height), (WIDTH, 2 * PANEL));
+    }
+
+    #[test]
+    fn an_svg_has_axis_labels_a_legend_and_a_log_axis_for_the_lr() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.svg");
+        draw(&[sample()], &out).unwrap();
+        let svg = std::fs::read_to_string(&out).unwrap();
+        // plotters writes each text element's content on a line of its own.
+        for text in ["lr (train)", "iteration", "lr (log scale)", "train", "1.00e-4", "2"] {
+            assert!(svg.contains(&format!(">\n{text}\n</text>")), "{text} missing from the SVG");
+        }
+        assert!(draw(&[sample()], &dir.path().join("c.jpg")).unwrap_err().to_string().contains(".png or .svg"));
     }
 }

@@ -186,6 +186,12 @@ fn plot_draws_the_curves_of_a_run() {
     assert_eq!(&png[1..4], b"PNG");
     let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
     assert_eq!((w, h), (900, 3 * 320), "one panel per metric");
+    // Labelled axes (issue 20): training over iterations, validation over epochs.
+    hammer_ok(tmp.path(), &["plot", "w", "--out", "c.svg"]);
+    let svg = std::fs::read_to_string(tmp.path().join("c.svg")).unwrap();
+    for text in ["loss (train)", "accuracy (val)", "iteration", "epoch"] {
+        assert!(svg.contains(&format!(">\n{text}\n</text>")), "{text} missing");
+    }
     let err = hammer_err(tmp.path(), &["plot", "w", "--metric", "bleu"]);
     assert!(err.contains("metric `bleu`"), "{err}");
 }

@@ -92,14 +92,15 @@ Example:
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Draw a run's curves (from its scalars.jsonl) into a PNG.
+    /// Draw a run's curves (from its scalars.jsonl) into a PNG or SVG: one
+    /// panel per metric, labelled axes, a legend, the lr on a log scale.
     Plot {
         /// The run's work dir.
         work_dir: PathBuf,
         /// A metric to draw (repeatable; default: loss and every validation metric).
         #[arg(long = "metric")]
         metrics: Vec<String>,
-        /// The PNG to write.
+        /// The picture to write: `.png` or `.svg`.
         #[arg(long, default_value = "curves.png")]
         out: PathBuf,
     },
