@@ -3,8 +3,9 @@
 //! Hooks are ordered by priority, 0 first and 100 last (MMEngine's `NORMAL`
 //! is 50), ties in registration order; the order is the same at every phase.
 //! A hook acts on the run only through its [`HookContext`]: it reads scalars,
-//! emits new ones and requests a stop, a checkpoint or a learning rate, which
-//! the runner carries out at the next safe point.
+//! emits new ones and requests a stop or a checkpoint, which the runner
+//! carries out at the next safe point (the learning rate is a learning-rate
+//! policy's to decide).
 
 use std::time::Instant;
 
@@ -58,8 +59,6 @@ pub struct Requests {
     pub stop: Option<String>,
     /// Save a checkpoint after the current iteration or epoch, with a tag.
     pub checkpoint: Option<String>,
-    /// Use this learning rate from the next optimizer step on.
-    pub lr: Option<f64>,
 }
 
 /// The registered hooks, and for each phase the ones subscribed to it.

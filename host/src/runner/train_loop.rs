@@ -450,7 +450,7 @@ impl Runner {
         Ok(())
     }
 
-    /// Calls the hooks subscribed to `phase` and applies their learning-rate request.
+    /// Calls the hooks subscribed to `phase`.
     pub(super) fn fire(&mut self, phase: Phase, mode: Mode) -> Result<()> {
         if !self.hooks.wants(phase) {
             return Ok(());
@@ -460,11 +460,7 @@ impl Runner {
         let started = std::time::Instant::now();
         let fired = self.hooks.fire(&info, &mut ctx);
         self.timings.phase(phase.name(), started.elapsed());
-        fired?;
-        if let Some(lr) = self.requests.lr.take() {
-            self.optimizer.set_lr(lr);
-        }
-        Ok(())
+        fired
     }
 
     /// Where the loop is, for hooks and policies.
