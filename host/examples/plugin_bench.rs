@@ -57,9 +57,9 @@ use tch::{Device, Kind as TchKind, Tensor};
 
 use hammer::config::PluginConfig;
 use hammer::logging::Logger;
-use hammer::metric::{Accuracy, Metric};
-use hammer::plugin::{Kind, OptimizerView, Runtime};
-use hammer::runner::{Hook, HookContext, LrPolicy, Mode, Phase, Requests, Scalars, StepInfo};
+use hammer::extension::{ExtensionLoader, Hook, HookContext, LrPolicy, Metric, Mode, OptimizerView, Phase, Requests, Scalars, Setup, StepInfo};
+use hammer::metric::Accuracy;
+use hammer::plugin::{Kind, Loader, Runtime};
 
 /// Iterations per epoch in the tutorial job (10,000 samples, batches of 64).
 const ITERS_PER_EPOCH: u64 = 157;
@@ -207,7 +207,8 @@ fn measure(
     // The tutorial's optimizer: Adam, lr 1e-3, beta1 0.9 as its momentum.
     let optimizer = OptimizerView { base_lr: 1e-3, momentum: Some(0.9) };
     let t = Instant::now();
-    let mut plugins = hammer::plugin::load(std::slice::from_ref(&cfg), &params, optimizer, &logger, None, None, None)?;
+    let setup = Setup { parameters: &params, optimizer, logger: &logger, work_dir: None, shard: None };
+    let mut plugins = Loader::new(std::slice::from_ref(&cfg), None).load(&setup)?;
     let plugin_load_s = seconds(t);
 
     let calls = match compiled.kind {

@@ -18,7 +18,9 @@
 //! - [`metric`]: metrics of the validation and test loops;
 //! - [`plot`]: `hammer plot`, the curves of a run as a PNG;
 //! - [`plugin`]: WebAssembly plugins: sandbox, host functions, adapters;
-//! - [`runner`]: the runner, its loops and the phases extensions see;
+//! - [`extension`]: what the runner and its extensions share: phases, the
+//!   hook, metric and lr-policy traits, scalars, requests, failures;
+//! - [`runner`]: the runner and its loops;
 //! - [`checkpoint`]: atomic, verifiable safetensors checkpoints;
 //! - [`logging`]: console lines, `hammer.log` and `scalars.jsonl`;
 //! - [`workdir`]: the job's work directory.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod cuda;
 pub mod data;
 pub mod dist;
+pub mod extension;
 pub mod logging;
 pub mod loss;
 pub mod metric;

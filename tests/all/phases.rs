@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use hammer::config::load_config;
-use hammer::runner::{Hook, HookContext, Phase, Runner, Start, Stateful, StepInfo};
+use hammer::extension::{Hook, HookContext, Phase, Stateful, StepInfo};
+use hammer::runner::{Runner, Start};
 use hammer_tests::tiny_config;
 
 /// Records every phase it is called at, with the step information.

@@ -13,7 +13,7 @@ pub use plugin::{KindArg, PluginCommand};
 use crate::checkpoint::atomic::write_atomic;
 use crate::config::{self, Config};
 use crate::plugin::lock::LOCK_FILE;
-use crate::plugin::{Lock, LockCheck};
+use crate::plugin::{Loader, Lock, LockCheck};
 use crate::runner::{Runner, Start};
 use crate::workdir;
 
@@ -352,7 +352,8 @@ fn train(args: &TrainArgs) -> Result<()> {
     // what this run put there, so that fixing the config and running again
     // just works.
     let fresh = writes && matches!(start, Start::Fresh | Start::LoadFrom(_));
-    let mut runner = match Runner::build_distributed(cfg, Some(dir.clone()), start, lock.as_ref(), dist) {
+    let mut plugins = Loader::new(&cfg.plugins, lock);
+    let mut runner = match Runner::build_with(cfg, Some(dir.clone()), start, dist, &mut plugins) {
         Ok(runner) => runner,
         Err(e) => {
             if fresh && !started_over {
@@ -371,7 +372,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         ));
     }
     if writes {
-        Lock { plugins: runner.plugins_loaded().to_vec() }.write(&lock_file)?;
+        Lock { plugins: plugins.loaded().to_vec() }.write(&lock_file)?;
     }
     runner.train()
 }
@@ -398,7 +399,8 @@ fn export(checkpoint: &std::path::Path, out: &std::path::Path) -> Result<()> {
 fn evaluate(args: &EvalArgs, test: bool) -> Result<()> {
     let mut cfg = args.config.load(&[])?;
     let dist = join_job(args.launcher, &mut cfg)?;
-    let mut runner = Runner::build_distributed(cfg, None, Start::LoadFrom(args.checkpoint.clone()), None, dist)?;
+    let mut plugins = Loader::new(&cfg.plugins, None);
+    let mut runner = Runner::build_with(cfg, None, Start::LoadFrom(args.checkpoint.clone()), dist, &mut plugins)?;
     let metrics = if test { runner.test()? } else { runner.val()? };
     if let (Some(out), true) = (&args.out, runner.writes()) {
         let metrics: serde_json::Map<String, serde_json::Value> =

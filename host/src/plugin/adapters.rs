@@ -12,8 +12,7 @@ use super::bindings::metric::MetricPlugin;
 use super::instance::{to_wit, Instance};
 use super::phase;
 use super::state::HostTensor;
-use crate::metric::Metric;
-use crate::runner::{Cadence, Hook, HookContext, LrPolicy, Phase, Stateful, StepInfo};
+use crate::extension::{Cadence, Hook, HookContext, LrPolicy, Metric, Phase, Stateful, StepInfo};
 
 /// A hook plugin.
 pub struct WasmHook {

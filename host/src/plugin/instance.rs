@@ -3,8 +3,6 @@
 //! swapped in, its log lines and output flushed after, and a failure turned
 //! into a message naming the plugin and the phase.
 
-use std::fmt;
-
 use anyhow::Result;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -15,7 +13,7 @@ use super::runtime::TICK;
 use super::state::{OutputCapture, PluginState};
 use crate::config::PluginConfig;
 use crate::logging::Logger;
-use crate::runner::{HookContext, Mode, StepInfo};
+use crate::extension::{ExtensionFailure, HookContext, Mode, StepInfo};
 
 /// What to do when a plugin fails (trap, timeout, or an error it returns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,30 +24,9 @@ pub enum OnError {
     Disable,
 }
 
-/// A plugin failed and the run stops: names the plugin, the phase and what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginFailure {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The phase (or call) it failed at.
-    pub phase: String,
-    /// What happened, with the guest's backtrace when there is one.
-    pub message: String,
-}
-
-impl fmt::Display for PluginFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "plugin `{}` failed at `{}`: {}", self.plugin, self.phase, self.message)
-    }
-}
-
-impl std::error::Error for PluginFailure {}
-
-impl PluginFailure {
-    /// Whether `err` is a plugin's failure (whose message names the plugin and the phase).
-    pub fn is(err: &anyhow::Error) -> bool {
-        err.downcast_ref::<Self>().is_some()
-    }
+/// A plugin's failure: an [`ExtensionFailure`] of kind `plugin`.
+fn plugin_failure(plugin: &str, phase: &str, message: String) -> ExtensionFailure {
+    ExtensionFailure { kind: "plugin", name: plugin.to_string(), phase: phase.to_string(), message }
 }
 
 /// A plugin instance of world bindings `B`.
@@ -168,7 +145,7 @@ impl<B> Instance<B> {
     /// or fails now under `on_error = "disable"`.
     ///
     /// # Errors
-    /// A [`PluginFailure`] when the plugin traps, times out or returns an
+    /// An [`ExtensionFailure`] when the plugin traps, times out or returns an
     /// error and its policy is `abort`.
     pub fn call<R>(
         &mut self,
@@ -198,11 +175,7 @@ impl<B> Instance<B> {
         flush_output(&self.name, &self.logger, &mut self.store, &self.output);
         let failure = match result {
             Ok(Ok(value)) => return Ok(Some(value)),
-            Ok(Err(message)) => PluginFailure {
-                plugin: self.name.clone(),
-                phase: phase.to_string(),
-                message: format!("it returned an error: {message}"),
-            },
+            Ok(Err(message)) => plugin_failure(&self.name, phase, format!("it returned an error: {message}")),
             Err(trap) => self.limits.failure(&self.name, phase, trap),
         };
         self.failed = true;
@@ -225,7 +198,7 @@ struct Limits {
 
 impl Limits {
     /// Describes a trap: a timeout, the memory limit, or a guest panic with its backtrace.
-    fn failure(self, plugin: &str, phase: &str, err: wasmtime::Error) -> PluginFailure {
+    fn failure(self, plugin: &str, phase: &str, err: wasmtime::Error) -> ExtensionFailure {
         let message = match err.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!("it exceeded its time limit of {} ms (timeout_ms)", self.timeout_ms),
             _ if format!("{err:?}").contains("forcing trap when growing memory") => {
@@ -239,7 +212,7 @@ impl Limits {
                 }
             }
         };
-        PluginFailure { plugin: plugin.to_string(), phase: phase.to_string(), message }
+        plugin_failure(plugin, phase, message)
     }
 }
 

@@ -35,45 +35,19 @@ pub mod scaffold;
 pub mod state;
 
 pub use adapters::{WasmHook, WasmLrPolicy, WasmMetric};
-pub use instance::{OnError, PluginFailure};
+pub use instance::OnError;
 pub use lock::{Lock, Locked};
 pub use runtime::{Kind, Runtime};
-
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
 use crate::config::PluginConfig;
-use crate::logging::Logger;
-use crate::metric::Metric;
 use crate::data::Shard;
-use crate::runner::{Cadence, Hook, LrPolicy, StepInfo};
+use crate::extension::{Cadence, ExtensionLoader, Extensions, Setup, StepInfo};
 use bindings::hook::HookPluginPre;
 use bindings::lr_policy::LrPolicyPluginPre;
 use bindings::metric::MetricPluginPre;
 use instance::Instance;
-
-/// The plugins of a run, by kind, in config order.
-#[derive(Default)]
-pub struct Plugins {
-    /// Hooks (the runner orders them by priority).
-    pub hooks: Vec<Box<dyn Hook>>,
-    /// Metrics, after the built-in ones of `val_evaluator`.
-    pub metrics: Vec<Box<dyn Metric>>,
-    /// Learning-rate policies, applied in order.
-    pub lr_policies: Vec<Box<dyn LrPolicy>>,
-    /// What was loaded, as `plugins.lock` records it.
-    pub loaded: Vec<Locked>,
-}
-
-/// What the optimizer tells learning-rate policies at setup.
-#[derive(Debug, Clone, Copy)]
-pub struct OptimizerView {
-    /// The optimizer's base learning rate.
-    pub base_lr: f64,
-    /// Its momentum (SGD's, or Adam's beta1), if it has one.
-    pub momentum: Option<f64>,
-}
 
 /// A lock the plugins of a run must match, and how to name it in errors.
 #[derive(Debug, Clone)]
@@ -84,35 +58,60 @@ pub struct LockCheck {
     pub what: String,
 }
 
-/// Loads, instantiates and sets up every plugin of `configs`; with a
-/// `lock`, the plugins must be exactly the locked ones. `shard` is this
-/// process's rank and the job's world size in a distributed job (what
-/// `host.step()` tells plugins from setup on). On a rank other
-/// than 0, the hooks that run on rank 0 alone (`rank_zero_only` in their
-/// config entry or their bundle's manifest) are resolved (and locked) but
-/// not instantiated.
+/// The plugin host as the runner's [`ExtensionLoader`]: loads a config's
+/// `[[plugins]]` (pinned by a lock, if given) and keeps what it loaded, for
+/// `plugins.lock`.
+#[derive(Debug, Default)]
+pub struct Loader {
+    configs: Vec<PluginConfig>,
+    lock: Option<LockCheck>,
+    loaded: Vec<Locked>,
+}
+
+impl Loader {
+    /// A loader of the plugins `configs` lists; with a `lock`, the plugins
+    /// must be exactly the locked ones.
+    pub fn new(configs: &[PluginConfig], lock: Option<LockCheck>) -> Self {
+        Self { configs: configs.to_vec(), lock, loaded: Vec::new() }
+    }
+
+    /// Every plugin loaded, as `plugins.lock` records it.
+    pub fn loaded(&self) -> &[Locked] {
+        &self.loaded
+    }
+}
+
+impl ExtensionLoader for Loader {
+    fn load(&mut self, setup: &Setup<'_>) -> Result<Extensions> {
+        let (extensions, loaded) = load(&self.configs, setup, self.lock.as_ref())?;
+        self.loaded = loaded;
+        Ok(extensions)
+    }
+}
+
+/// Loads, instantiates and sets up every plugin of `configs` for the run
+/// `setup` describes; with a `lock`, the plugins must be exactly the locked
+/// ones. In a distributed job `setup.shard` is what `host.step()` tells
+/// plugins from setup on; on a rank other than 0, the hooks that run on
+/// rank 0 alone (`rank_zero_only` in their config entry or their bundle's
+/// manifest) are resolved (and locked) but not instantiated. Returns the
+/// plugins and what was loaded.
 ///
 /// # Errors
 /// A plugin that cannot be found, compiled, instantiated or set up, or that
 /// differs from the lock: each error names the plugin.
-pub fn load(
-    configs: &[PluginConfig],
-    parameters: &[(String, tch::Tensor)],
-    optimizer: OptimizerView,
-    logger: &Logger,
-    lock: Option<&LockCheck>,
-    work_dir: Option<&Path>,
-    shard: Option<Shard>,
-) -> Result<Plugins> {
+fn load(configs: &[PluginConfig], setup: &Setup<'_>, lock: Option<&LockCheck>) -> Result<(Extensions, Vec<Locked>)> {
+    let Setup { parameters, optimizer, logger, work_dir, shard } = *setup;
     let shard = shard.unwrap_or(Shard { rank: 0, world_size: 1 });
     let rank = shard.rank;
     let at_setup = StepInfo::before_run(rank as u32, shard.world_size as u32);
-    let mut plugins = Plugins::default();
+    let mut plugins = Extensions::default();
+    let mut loaded = Vec::new();
     if configs.is_empty() {
         if let Some(check) = lock {
             check.lock.check(&[], &check.what)?;
         }
-        return Ok(plugins);
+        return Ok((plugins, loaded));
     }
     let rt = Runtime::shared()?;
     let mut keys: Vec<String> = Vec::new();
@@ -137,7 +136,7 @@ pub fn load(
                 );
             }
             if rank != 0 {
-                plugins.loaded.push(locked);
+                loaded.push(locked);
                 continue;
             }
         }
@@ -197,12 +196,12 @@ pub fn load(
             &compiled.sha256[..12],
             if compiled.from_cache { " (compiled form cached)" } else { " (compiled)" }
         ));
-        plugins.loaded.push(locked);
+        loaded.push(locked);
     }
     if let Some(check) = lock {
-        check.lock.check_complete(&plugins.loaded, &check.what)?;
+        check.lock.check_complete(&loaded, &check.what)?;
     }
-    Ok(plugins)
+    Ok((plugins, loaded))
 }
 
 /// What a plugin receives: what its manifest requests and the config grants.

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use super::bindings::types::{Phase as WitPhase, Subscription};
-use crate::runner::Phase;
+use crate::extension::Phase;
 
 /// A hook's subscriptions as the runner keeps them, each phase once with
 /// its interval (0 read as 1).

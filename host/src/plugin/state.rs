@@ -15,7 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host::{self, Level};
 use super::bindings::types::StepInfo;
-use crate::runner::{Requests, Scalars};
+use crate::extension::{Requests, Scalars};
 
 /// A host tensor a plugin holds a handle to.
 #[derive(Debug)]

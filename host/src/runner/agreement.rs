@@ -1,14 +1,14 @@
 //! What the ranks of a distributed training run agree on between
-//! iterations: whether a hook asked to stop, and whether a plugin failed on
-//! any of them. Every rank must leave the loop at the same point, or the
+//! iterations: whether a hook asked to stop, and whether an extension failed
+//! on any of them. Every rank must leave the loop at the same point, or the
 //! others would wait for it at the next collective; after a failure they
-//! save that point together (`Runner::save_after_plugin_failure`).
+//! save that point together (`Runner::save_after_failure`).
 
 use anyhow::Result;
 use tch::Tensor;
 
-use super::{Mode, Phase, Runner};
-use crate::plugin::PluginFailure;
+use super::Runner;
+use crate::extension::{ExtensionFailure, Mode, Phase};
 
 impl Runner {
     /// Fires a training phase between iterations (an epoch's, or the end of
@@ -19,7 +19,7 @@ impl Runner {
     }
 
     /// Between two iterations of a distributed training run, the ranks
-    /// agree, as after an iteration, on whether a plugin failed on any of
+    /// agree, as after an iteration, on whether an extension failed on any of
     /// them since the last agreement (`done`, this rank's outcome; all then
     /// save this point) or asked to stop: a rank failing alone would leave
     /// the others waiting for it in the next collective. Elsewhere, `done`.
@@ -30,13 +30,13 @@ impl Runner {
         match done {
             Ok(value) => self.agree_on_stop(None).map(|()| value),
             // Always an error: the failure, once every rank saved this point.
-            Err(e) if PluginFailure::is(&e) => self.agree_on_stop(Some(e)).and_then(|()| anyhow::bail!("a plugin failed")),
+            Err(e) if ExtensionFailure::is(&e) => self.agree_on_stop(Some(e)).and_then(|()| anyhow::bail!("an extension failed")),
             Err(e) => Err(e),
         }
     }
 
-    /// In a distributed job, whether any rank's hooks asked to stop, or any
-    /// rank's plugin failed after this iteration (`failure`, this rank's):
+    /// In a distributed job, whether any rank's hooks asked to stop, or an
+    /// extension failed on any rank after this iteration (`failure`, this rank's):
     /// every rank must leave the loop at the same iteration, or the others
     /// would wait for it at the next all-reduce. After a failure, all save
     /// the iteration together and return an error.
@@ -62,8 +62,8 @@ impl Runner {
                 Err(e) => return Err(failure.unwrap_or(e)),
             };
             let first = failures.iter().enumerate().find(|(_, text)| !text.is_empty());
-            let reason = first.map_or_else(|| "a plugin failed".to_string(), |(r, text)| format!("rank {r}: {text}"));
-            self.save_after_plugin_failure();
+            let reason = first.map_or_else(|| "an extension failed".to_string(), |(r, text)| format!("rank {r}: {text}"));
+            self.save_after_failure(first.map_or("extension", |(_, text)| ExtensionFailure::kind_in(text)));
             // Rank 0 has written the checkpoint before any rank leaves.
             if let Some(dist) = &self.dist {
                 dist.barrier()?;

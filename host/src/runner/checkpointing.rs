@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use super::{Mode, Phase, Runner, Stateful};
+use super::Runner;
 use crate::checkpoint::store::{self, Unit};
 use crate::checkpoint::atomic::write_atomic;
 use crate::checkpoint::Checkpoint;
+use crate::extension::{Mode, Phase, Stateful};
 use crate::model::Model;
 
 impl Runner {

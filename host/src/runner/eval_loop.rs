@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{HookContext, Mode, Phase, Runner};
+use super::Runner;
 use crate::data::Batch;
+use crate::extension::{ExtensionFailure, HookContext, Mode, Phase};
 
 impl Runner {
     /// Runs the validation loop once (`hammer val`).
@@ -165,7 +166,7 @@ impl Runner {
             for m in &mut self.metrics {
                 let started = std::time::Instant::now();
                 let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-                m.process(&output, &targets, &loss, &mut ctx)?;
+                m.process(&output, &targets, &loss, &mut ctx).map_err(|e| ExtensionFailure::wrap(e, "metric", m.name(), "process"))?;
                 self.timings.extension(m.name(), "metric", started.elapsed());
             }
             Ok(())
@@ -177,7 +178,8 @@ impl Runner {
         self.fire(before, mode)?;
         self.fire(before_epoch, mode)?;
         for m in &mut self.metrics {
-            m.reset(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?;
+            m.reset(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })
+                .map_err(|e| ExtensionFailure::wrap(e, "metric", m.name(), "reset"))?;
         }
         Ok(())
     }
@@ -186,7 +188,8 @@ impl Runner {
     fn compute_metrics(&mut self) -> Result<Vec<(String, f64)>> {
         let mut results = Vec::new();
         for m in &mut self.metrics {
-            results.extend(m.compute(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests })?);
+            let computed = m.compute(&mut HookContext { scalars: &mut self.scalars, requests: &mut self.requests });
+            results.extend(computed.map_err(|e| ExtensionFailure::wrap(e, "metric", m.name(), "compute"))?);
         }
         Ok(results)
     }

@@ -1,30 +1,26 @@
 //! The runner: builds everything a job needs from its config, then runs the
-//! training, validation or test loop, firing [`Phase`]s at which [`Hook`]s
+//! training, validation or test loop, firing [`Phase`]s at which hooks
 //! are called.
 //!
 //! Building follows Hammer's order: work dir and logs, data loaders, model,
-//! optimizer, loss, hooks, metrics, then resume (exact: weights, optimizer
+//! optimizer, loss, metrics, the extensions an [`ExtensionLoader`] brings
+//! (the plugin host, for `[[plugins]]`), then resume (exact: weights, optimizer
 //! state, position in the epoch, accumulated gradients) or load weights.
 //! The loops live in [`train_loop`] and [`eval_loop`]; when to validate and
 //! checkpoint is decided by [`schedule`].
 
 mod agreement;
-mod eval_loop;
-pub mod hook;
-pub mod phase;
-pub mod scalars;
-pub mod schedule;
 mod checkpointing;
-mod lr_policy;
-mod stateful;
+mod eval_loop;
+pub mod hook_set;
+pub mod schedule;
 pub mod timings;
 mod train_loop;
 
-pub use hook::{Hook, HookContext, HookSet, Requests};
-pub use lr_policy::{Cadence, LrPolicy};
-pub use stateful::Stateful;
-pub use phase::{Mode, Phase, StepInfo};
-pub use scalars::Scalars;
+#[cfg(test)]
+mod tests;
+
+pub use hook_set::HookSet;
 pub use schedule::Schedule;
 
 use std::path::{Path, PathBuf};
@@ -36,12 +32,14 @@ use crate::checkpoint::{store, Checkpoint, RunnerState};
 use crate::config::{Config, DataLoaderConfig};
 use crate::data::{DataLoader, Dataset, Shard};
 use crate::dist::{Dist, GradReducer};
+use crate::extension::{ExtensionLoader, LrPolicy, Metric, NoExtensions, OptimizerView, Requests, Scalars, Setup};
+#[cfg(doc)]
+use crate::extension::Phase;
 use crate::logging::Logger;
 use crate::loss::Loss;
-use crate::metric::{self, Metric};
+use crate::metric;
 use crate::model::{GradScaler, Model, Precision};
 use crate::optim::{self, GradClipper, Optimizer};
-use crate::plugin;
 
 /// How a run starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,7 +70,6 @@ pub struct Runner {
     metrics: Vec<Box<dyn Metric>>,
     hooks: HookSet,
     lr_policies: Vec<Box<dyn LrPolicy>>,
-    plugins_loaded: Vec<plugin::Locked>,
     logger: Logger,
     schedule: Schedule,
     state: RunnerState,
@@ -112,40 +109,44 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// Builds the job described by `cfg`. With a `work_dir`, logs, scalars
-    /// and checkpoints are written there (it must be prepared already, see
-    /// [`crate::workdir::prepare`]); without one, the run logs to the console only.
+    /// Builds the job described by `cfg`, whose extensions are those
+    /// registered afterwards ([`Self::hooks_mut`]). With a `work_dir`, logs,
+    /// scalars and checkpoints are written there (it must be prepared
+    /// already, see [`crate::workdir::prepare`]); without one, the run logs
+    /// to the console only.
     ///
     /// # Errors
-    /// A device that is not available, a config the model, data or
-    /// optimizer cannot be built from, or a checkpoint that is missing,
-    /// corrupted or does not fit this config.
+    /// A config that lists `[[plugins]]` (they need a loader, see
+    /// [`Self::build_with`]), a device that is not available, a config the
+    /// model, data or optimizer cannot be built from, or a checkpoint that is
+    /// missing, corrupted or does not fit this config.
     pub fn build(cfg: Config, work_dir: Option<PathBuf>, start: Start) -> Result<Self> {
-        Self::build_locked(cfg, work_dir, start, None)
+        if !cfg.plugins.is_empty() {
+            bail!(
+                "the config lists {} plugin(s): build the runner with `Runner::build_with` and a plugin loader \
+                 (`hammer::plugin::Loader`)",
+                cfg.plugins.len()
+            );
+        }
+        Self::build_with(cfg, work_dir, start, None, &mut NoExtensions)
     }
 
-    /// [`Self::build`], with the plugins required to be exactly those of `lock`.
+    /// [`Self::build`], with the extensions `extensions` loads once the
+    /// model and the optimizer exist; with `dist`, as one rank of that
+    /// distributed job: each epoch is sharded by rank, parameters and
+    /// buffers are rank 0's once the run has started (or resumed),
+    /// gradients are averaged over the ranks, and only rank 0 writes into
+    /// `work_dir` (every rank reads it to resume).
     ///
     /// # Errors
-    /// As [`Self::build`], and a plugin missing from or differing from the lock.
-    pub fn build_locked(cfg: Config, work_dir: Option<PathBuf>, start: Start, lock: Option<&plugin::LockCheck>) -> Result<Self> {
-        Self::build_distributed(cfg, work_dir, start, lock, None)
-    }
-
-    /// [`Self::build_locked`], as one rank of the distributed job `dist`:
-    /// each epoch is sharded by rank, parameters and buffers are rank 0's
-    /// once the run has started (or resumed), gradients are averaged over
-    /// the ranks, and only rank 0 writes into `work_dir` (every rank reads
-    /// it to resume).
-    ///
-    /// # Errors
-    /// As [`Self::build_locked`], and a broadcast that fails.
-    pub fn build_distributed(
+    /// As [`Self::build`], an extension that cannot be loaded, and a
+    /// broadcast that fails.
+    pub fn build_with(
         cfg: Config,
         work_dir: Option<PathBuf>,
         start: Start,
-        lock: Option<&plugin::LockCheck>,
         dist: Option<Dist>,
+        extensions: &mut dyn ExtensionLoader,
     ) -> Result<Self> {
         tch::set_num_threads(cfg.env.num_threads as i32);
         if cfg.env.deterministic {
@@ -205,13 +206,19 @@ impl Runner {
         if let Some(warning) = schedule.checkpoint_warning(&cfg.checkpoint) {
             logger.warn(&warning);
         }
-        let view = plugin::OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() };
-        let plugins = plugin::load(&cfg.plugins, model.parameters(), view, &logger, lock, work_dir.as_deref(), shard)?;
+        let setup = Setup {
+            parameters: model.parameters(),
+            optimizer: OptimizerView { base_lr: optimizer.base_lr(), momentum: optimizer.momentum() },
+            logger: &logger,
+            work_dir: work_dir.as_deref(),
+            shard,
+        };
+        let loaded = extensions.load(&setup)?;
         let mut hooks = HookSet::default();
-        for hook in plugins.hooks {
+        for hook in loaded.hooks {
             hooks.register(hook);
         }
-        metrics.extend(plugins.metrics);
+        metrics.extend(loaded.metrics);
         let reducer = dist.as_ref().map(|_| {
             let cap = (cfg.env.dist_cfg.bucket_cap_mb * 1024.0 * 1024.0) as usize;
             GradReducer::new(model.parameters(), cap)
@@ -229,8 +236,7 @@ impl Runner {
             test_loader,
             metrics,
             hooks,
-            lr_policies: plugins.lr_policies,
-            plugins_loaded: plugins.loaded,
+            lr_policies: loaded.lr_policies,
             logger,
             schedule,
             scalars: Scalars::default(),
@@ -298,11 +304,6 @@ impl Runner {
     /// Where the runner is: epochs and iterations completed.
     pub fn state(&self) -> RunnerState {
         self.state
-    }
-
-    /// Every plugin the run loaded, as `plugins.lock` records it.
-    pub fn plugins_loaded(&self) -> &[plugin::Locked] {
-        &self.plugins_loaded
     }
 
     /// The resolved config of this run.

@@ -7,11 +7,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
-use super::{HookContext, Mode, Phase, Runner, StepInfo};
+use super::Runner;
 use crate::checkpoint::store::Unit;
 use crate::data::Batch;
+use crate::extension::{ExtensionFailure, HookContext, Mode, Phase, StepInfo};
 use crate::logging::{format_eta, format_sci};
-use crate::plugin::PluginFailure;
 
 /// Running averages between two log lines.
 #[derive(Debug)]
@@ -32,9 +32,9 @@ impl Runner {
     /// Runs the training loop to `max_epochs` / `max_iters`, or until a hook
     /// requests a stop.
     ///
-    /// When a plugin fails with `on_error = "abort"` between two iterations
-    /// (where model and optimizer agree), a checkpoint is saved first, so the
-    /// run can be resumed once the plugin is fixed. In a distributed job the
+    /// When an extension fails (a native one, or a plugin with `on_error =
+    /// "abort"`) between two iterations (where model and optimizer agree), a
+    /// checkpoint is saved first, so the run can be resumed once it is fixed. In a distributed job the
     /// ranks first agree that one failed, after the iteration or the
     /// training-epoch phase it failed at, and save it together.
     ///
@@ -51,29 +51,31 @@ impl Runner {
             // if the failure came after an iteration or at an epoch's phases;
             // elsewhere the other ranks may be anywhere (their last good
             // checkpoint stays).
-            if PluginFailure::is(err) && !self.in_iteration && self.dist.is_none() {
+            if let (Some(failure), false, None) = (err.downcast_ref::<ExtensionFailure>(), self.in_iteration, &self.dist) {
+                let kind = failure.kind;
                 if self.iteration_done {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
                     self.advance_position();
                 }
-                self.save_after_plugin_failure();
+                self.save_after_failure(kind);
             }
         }
         result
     }
 
-    /// Saves the run at the current iteration after a plugin failed, so that
-    /// it can be resumed once the plugin is fixed; says so in the log.
-    pub(super) fn save_after_plugin_failure(&mut self) {
+    /// Saves the run at the current iteration after an extension (a `kind`)
+    /// failed, so that it can be resumed once the extension is fixed; says
+    /// so in the log.
+    pub(super) fn save_after_failure(&mut self, kind: &str) {
         let iter = self.state.iter;
         match self.save_checkpoint(Unit::Iter, iter).and_then(|()| self.finish_checkpoint_write()) {
             // In a distributed job, said once, by the rank that wrote it.
             Ok(()) if !self.writes() => {}
             Ok(()) => self.logger.warn(&format!(
-                "A plugin failed; saved iter_{iter}.safetensors before stopping \
+                "A {kind} failed; saved iter_{iter}.safetensors before stopping \
                  (once it is fixed: `--resume --relock` continues the job with it)"
             )),
-            Err(e) => self.logger.warn(&format!("A plugin failed, and saving a checkpoint failed too: {e:#}")),
+            Err(e) => self.logger.warn(&format!("A {kind} failed, and saving a checkpoint failed too: {e:#}")),
         }
     }
 
@@ -147,7 +149,7 @@ impl Runner {
                     Ok(()) => None,
                     // After a complete iteration, a distributed job tells the
                     // other ranks first, so that they all save it.
-                    Err(e) if self.dist.is_some() && !self.in_iteration && PluginFailure::is(&e) => Some(e),
+                    Err(e) if self.dist.is_some() && !self.in_iteration && ExtensionFailure::is(&e) => Some(e),
                     Err(e) => return Err(e),
                 };
                 window.time += t0.elapsed().as_secs_f64();
@@ -431,7 +433,9 @@ impl Runner {
             }
             let started = std::time::Instant::now();
             let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-            let decision = policy.step(&info, lr, momentum, &mut ctx)?;
+            let decision = policy
+                .step(&info, lr, momentum, &mut ctx)
+                .map_err(|e| ExtensionFailure::wrap(e, "learning-rate policy", policy.name(), info.phase.name()))?;
             self.timings.extension(policy.name(), "lr-policy", started.elapsed());
             if let Some((new_lr, new_momentum)) = decision {
                 lr = new_lr;

@@ -60,7 +60,7 @@ pub trait LrPolicy: Stateful {
 #[cfg(test)]
 mod tests {
     use super::Cadence;
-    use crate::runner::{Mode, Phase, StepInfo};
+    use crate::extension::{Mode, Phase, StepInfo};
 
     fn at(epoch: u32, inner_iter: u64) -> StepInfo {
         StepInfo {
