@@ -7,7 +7,7 @@
 use anyhow::Result;
 use tch::Tensor;
 
-use super::Runner;
+use super::{Position, Runner};
 use crate::extension::{ExtensionFailure, Mode, Phase};
 
 impl Runner {
@@ -24,7 +24,7 @@ impl Runner {
     /// save this point) or asked to stop: a rank failing alone would leave
     /// the others waiting for it in the next collective. Elsewhere, `done`.
     pub(super) fn agreed<T>(&mut self, done: Result<T>) -> Result<T> {
-        if self.dist.is_none() || !self.training {
+        if self.dist.is_none() || self.position == Position::Idle {
             return done;
         }
         match done {

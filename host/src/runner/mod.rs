@@ -56,6 +56,20 @@ pub enum Start {
     LoadFrom(PathBuf),
 }
 
+/// Where the training loop is, which decides what a failure there may save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Not in `train`: building, `val`, `test`, or after training.
+    Idle,
+    /// In `train`, between iterations (an epoch's phases, a validation
+    /// pass): model and optimizer agree, a checkpoint is consistent.
+    BetweenIterations,
+    /// Inside a training iteration, where model and optimizer may disagree.
+    InIteration,
+    /// The iteration finished (its `after_train_iter`); only its counting is left.
+    IterationDone,
+}
+
 /// A job ready to run.
 pub struct Runner {
     cfg: Config,
@@ -77,12 +91,8 @@ pub struct Runner {
     requests: Requests,
     loaded_checkpoint: bool,
     pending_write: Option<std::thread::JoinHandle<Result<()>>>,
-    /// Inside `train` (its validation passes included), not `val` or `test`.
-    training: bool,
-    /// Inside a training iteration, where model and optimizer may disagree.
-    in_iteration: bool,
-    /// The current iteration finished; only its counting is left.
-    iteration_done: bool,
+    /// Where the training loop is: what a failure may save.
+    position: Position,
     /// Some hook is called after the forward pass: keep `loss` current for it.
     hooks_see_loss: bool,
     /// `env.amp`: the training forward pass's autocast precision.
@@ -243,9 +253,7 @@ impl Runner {
             requests: Requests::default(),
             loaded_checkpoint: false,
             pending_write: None,
-            training: false,
-            in_iteration: false,
-            iteration_done: false,
+            position: Position::Idle,
             hooks_see_loss: false,
             precision,
             scaler,

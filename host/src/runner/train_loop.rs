@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
-use super::Runner;
+use super::{Position, Runner};
 use crate::checkpoint::store::Unit;
 use crate::data::Batch;
 use crate::extension::{ExtensionFailure, HookContext, Mode, Phase, StepInfo};
@@ -41,23 +41,24 @@ impl Runner {
     /// # Errors
     /// A missing `train_dataloader`, a hook error, or a failed checkpoint write.
     pub fn train(&mut self) -> Result<()> {
-        self.in_iteration = false;
-        self.iteration_done = false;
-        self.training = true;
+        self.position = Position::BetweenIterations;
         let result = self.train_loop();
-        self.training = false;
-        if let Err(err) = &result {
-            // A distributed job saved in the loop, with every rank (`agree_on_stop`),
-            // if the failure came after an iteration or at an epoch's phases;
-            // elsewhere the other ranks may be anywhere (their last good
-            // checkpoint stays).
-            if let (Some(failure), false, None) = (err.downcast_ref::<ExtensionFailure>(), self.in_iteration, &self.dist) {
-                let kind = failure.kind;
-                if self.iteration_done {
+        let at = std::mem::replace(&mut self.position, Position::Idle);
+        // A distributed job saved in the loop, with every rank (`agree_on_stop`),
+        // if the failure came after an iteration or at an epoch's phases;
+        // elsewhere the other ranks may be anywhere (their last good
+        // checkpoint stays).
+        let failure = result.as_ref().err().and_then(|e| e.downcast_ref::<ExtensionFailure>());
+        if let (Some(failure), None) = (failure, &self.dist) {
+            let kind = failure.kind;
+            match at {
+                Position::InIteration | Position::Idle => {}
+                Position::BetweenIterations => self.save_after_failure(kind),
+                Position::IterationDone => {
                     // The failure came at `after_train_iter`: the iteration itself is complete.
                     self.advance_position();
+                    self.save_after_failure(kind);
                 }
-                self.save_after_failure(kind);
             }
         }
         result
@@ -144,12 +145,12 @@ impl Runner {
                 let waited = t0.elapsed();
                 window.data_time += waited.as_secs_f64();
                 self.timings.data_wait += waited;
-                self.in_iteration = true;
+                self.position = Position::InIteration;
                 let failure = match self.train_iter(batch, &mut window, max_iters) {
                     Ok(()) => None,
                     // After a complete iteration, a distributed job tells the
                     // other ranks first, so that they all save it.
-                    Err(e) if self.dist.is_some() && !self.in_iteration && ExtensionFailure::is(&e) => Some(e),
+                    Err(e) if self.dist.is_some() && self.position == Position::IterationDone && ExtensionFailure::is(&e) => Some(e),
                     Err(e) => return Err(e),
                 };
                 window.time += t0.elapsed().as_secs_f64();
@@ -259,8 +260,7 @@ impl Runner {
         let _ = window.loss_sum.g_add_(&loss.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double));
         window.iters += 1;
         // Model and optimizer agree again: a checkpoint taken now is consistent.
-        self.in_iteration = false;
-        self.iteration_done = true;
+        self.position = Position::IterationDone;
         self.fire(Phase::AfterTrainIter, Mode::Train)
     }
 
@@ -290,7 +290,7 @@ impl Runner {
 
     /// Counts the iteration just completed (and the epoch, at its last batch).
     fn advance_position(&mut self) {
-        self.iteration_done = false;
+        self.position = Position::BetweenIterations;
         self.state.iter += 1;
         self.state.inner_iter += 1;
         let len = self.train_loader.as_ref().map_or(0, |l| l.len() as u64);
