@@ -47,6 +47,14 @@ pub struct RunnerState {
     pub seed: u64,
 }
 
+impl RunnerState {
+    /// No batch of the current epoch is consumed yet: an epoch just ended
+    /// (or none started).
+    pub fn at_epoch_start(&self) -> bool {
+        self.inner_iter == 0
+    }
+}
+
 /// The content of one checkpoint file.
 #[derive(Debug)]
 pub struct Checkpoint {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::timings::Tally;
+use super::timings::Timings;
 use crate::extension::{ExtensionFailure, Hook, HookContext, Phase, StepInfo};
 
 /// The registered hooks, and for each phase the ones subscribed to it.
@@ -15,8 +15,6 @@ use crate::extension::{ExtensionFailure, Hook, HookContext, Phase, StepInfo};
 pub struct HookSet {
     hooks: Vec<Box<dyn Hook>>,
     subscribed: Vec<Vec<usize>>,
-    /// Calls and time of each hook, parallel to `hooks`.
-    tallies: Vec<Tally>,
 }
 
 impl std::fmt::Debug for HookSet {
@@ -30,7 +28,6 @@ impl HookSet {
     pub fn register(&mut self, hook: Box<dyn Hook>) {
         let at = self.hooks.partition_point(|h| h.priority() <= hook.priority());
         self.hooks.insert(at, hook);
-        self.tallies.insert(at, Tally::default());
         self.subscribed = Phase::ALL
             .iter()
             .map(|&p| (0..self.hooks.len()).filter(|&i| self.hooks[i].subscribes(p)).collect())
@@ -47,21 +44,17 @@ impl HookSet {
         self.hooks.iter_mut()
     }
 
-    /// Each hook's name with its calls and time, in calling order.
-    pub fn tallies(&self) -> impl Iterator<Item = (&str, Tally)> {
-        self.hooks.iter().map(|h| h.name()).zip(self.tallies.iter().copied())
-    }
-
     /// Whether any hook subscribes to `phase`.
     pub fn wants(&self, phase: Phase) -> bool {
         self.subscribed.get(phase as usize).is_some_and(|s| !s.is_empty())
     }
 
-    /// Calls every hook subscribed to `info.phase`, in order.
+    /// Calls every hook subscribed to `info.phase`, in order, adding each
+    /// call's time to the hook's line of `timings`.
     ///
     /// # Errors
     /// The first hook error, as an [`ExtensionFailure`] naming the hook and the phase.
-    pub fn fire(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>) -> Result<()> {
+    pub fn fire(&mut self, info: &StepInfo, ctx: &mut HookContext<'_>, timings: &mut Timings) -> Result<()> {
         let Some(list) = self.subscribed.get(info.phase as usize) else { return Ok(()) };
         for &i in list {
             let hook = &mut self.hooks[i];
@@ -70,7 +63,7 @@ impl HookSet {
             }
             let started = Instant::now();
             let result = hook.call(info, ctx);
-            self.tallies[i].add(started.elapsed());
+            timings.extension(hook.name(), "hook", started.elapsed());
             result.map_err(|e| ExtensionFailure::wrap(e, "hook", hook.name(), info.phase.name()))?;
         }
         Ok(())

@@ -11,6 +11,7 @@
 
 mod agreement;
 mod checkpointing;
+mod dispatch;
 mod eval_loop;
 pub mod hook_set;
 pub mod schedule;

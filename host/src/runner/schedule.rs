@@ -12,6 +12,7 @@
 
 use anyhow::{bail, Result};
 
+use crate::checkpoint::store::Unit;
 use crate::config::{CheckpointConfig, TrainConfig};
 
 /// The decisions of one run.
@@ -112,9 +113,14 @@ impl Schedule {
         }
     }
 
-    /// Whether checkpoints count epochs (`true`) or iterations.
-    pub fn checkpoint_by_epoch(&self) -> bool {
-        self.checkpoint.by_epoch
+    /// What checkpoints count: epochs or iterations.
+    pub fn checkpoint_unit(&self) -> Unit {
+        if self.checkpoint.by_epoch { Unit::Epoch } else { Unit::Iter }
+    }
+
+    /// What the run counts (`train_cfg.by_epoch`): epochs or iterations.
+    pub fn unit(&self) -> Unit {
+        if self.by_epoch { Unit::Epoch } else { Unit::Iter }
     }
 
     /// A warning when the checkpoint settings, read in this run's unit, save

@@ -59,14 +59,6 @@ impl Timings {
         }
     }
 
-    /// Sets the tally of extension `name` of `kind` (hooks count their own calls).
-    pub fn set_extension(&mut self, name: &str, kind: &'static str, tally: Tally) {
-        match self.extensions.iter_mut().find(|(n, k, _)| n == name && *k == kind) {
-            Some((_, _, t)) => *t = tally,
-            None => self.extensions.push((name.to_string(), kind, tally)),
-        }
-    }
-
     /// Keeps `value` of metric `name` at `step` if it is the best so far
     /// (lowest for names with "loss", else highest).
     pub fn metric(&mut self, name: &str, value: f64, step: u64) {

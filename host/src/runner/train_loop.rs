@@ -10,7 +10,7 @@ use tch::{Kind, Tensor};
 use super::{Position, Runner};
 use crate::checkpoint::store::Unit;
 use crate::data::Batch;
-use crate::extension::{ExtensionFailure, HookContext, Mode, Phase, StepInfo};
+use crate::extension::{ExtensionFailure, Mode, Phase};
 use crate::logging::{format_eta, format_sci};
 
 /// Running averages between two log lines.
@@ -164,13 +164,11 @@ impl Runner {
                     let eta = started.elapsed().as_secs_f64() / done as f64 * (max_iters - self.state.iter) as f64;
                     self.log_train(&mut window, len, max_iters, eta);
                 }
-                if !self.schedule.by_epoch || !self.schedule.checkpoint_by_epoch() {
-                    self.after_iter_unit(max_iters)?;
-                }
+                self.after_unit(Unit::Iter, max_iters)?;
                 // A stop request ends an iteration-based run after this
                 // iteration, an epoch-based one after this epoch (as MMEngine).
                 let stop_now = self.requests.stop.is_some() && !self.schedule.by_epoch;
-                if self.state.inner_iter == 0 || self.state.iter >= max_iters || stop_now {
+                if self.state.at_epoch_start() || self.state.iter >= max_iters || stop_now {
                     break;
                 }
             }
@@ -178,8 +176,8 @@ impl Runner {
                 self.logger.info(&line);
             }
             self.fire_agreed(Phase::AfterTrainEpoch)?;
-            if self.state.inner_iter == 0 {
-                self.after_epoch_unit(max_iters)?;
+            if self.state.at_epoch_start() {
+                self.after_unit(Unit::Epoch, max_iters)?;
             }
         }
         self.logger.end_progress();
@@ -195,9 +193,6 @@ impl Runner {
         }
         self.fire(Phase::AfterRun, Mode::Train)?;
         self.logger.info(&format!("Training finished in {:.3} s", started.elapsed().as_secs_f64()));
-        for (name, tally) in self.hooks.tallies() {
-            self.timings.set_extension(name, "hook", tally);
-        }
         let unit = if self.schedule.by_epoch { "epoch" } else { "iteration" };
         for line in self.timings.table(unit) {
             self.logger.info(&line);
@@ -300,35 +295,31 @@ impl Runner {
         }
     }
 
-    /// Validation and checkpoints due after the iteration just completed.
-    fn after_iter_unit(&mut self, max_iters: u64) -> Result<()> {
-        let it = self.state.iter;
-        let last = it >= max_iters || self.requests.stop.is_some();
-        let save = !self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(it, last);
-        if save {
-            self.save_checkpoint(Unit::Iter, it)?;
-        }
-        if !self.schedule.by_epoch {
-            for _ in 0..self.schedule.val_passes_after(it.min(self.schedule.max_units)) {
-                self.eval_pass(Mode::Val)?;
-            }
-        }
-        self.save_requested()
-    }
-
-    /// Validation and checkpoints due after the epoch just completed.
-    fn after_epoch_unit(&mut self, max_iters: u64) -> Result<()> {
-        let e = u64::from(self.state.epoch);
+    /// Checkpoints and validation due after the `unit` (an iteration or
+    /// an epoch) just completed: a periodic checkpoint if the checkpoints
+    /// count in `unit`, validation if the run does, then the checkpoint a
+    /// hook asked for (after the units the run or its checkpoints count in,
+    /// and at every epoch's end).
+    fn after_unit(&mut self, unit: Unit, max_iters: u64) -> Result<()> {
+        let n = match unit {
+            Unit::Iter => self.state.iter,
+            Unit::Epoch => u64::from(self.state.epoch),
+        };
         let last = self.state.iter >= max_iters || self.requests.stop.is_some();
-        if self.schedule.checkpoint_by_epoch() && self.schedule.checkpoint_after(e, last) {
-            self.save_checkpoint(Unit::Epoch, e)?;
+        let checkpoints_count = self.schedule.checkpoint_unit() == unit;
+        let training_counts = self.schedule.unit() == unit;
+        if checkpoints_count && self.schedule.checkpoint_after(n, last) {
+            self.save_checkpoint(unit, n)?;
         }
-        if self.schedule.by_epoch {
-            for _ in 0..self.schedule.val_passes_after(e) {
+        if training_counts {
+            for _ in 0..self.schedule.val_passes_after(n.min(self.schedule.max_units)) {
                 self.eval_pass(Mode::Val)?;
             }
         }
-        self.save_requested()
+        if checkpoints_count || training_counts || unit == Unit::Epoch {
+            self.save_requested()?;
+        }
+        Ok(())
     }
 
     /// Saves the checkpoint a hook asked for, if one did.
@@ -339,7 +330,7 @@ impl Runner {
         }
     }
 
-    fn max_iters(&self, len: u64) -> u64 {
+    pub(super) fn max_iters(&self, len: u64) -> u64 {
         if self.schedule.by_epoch {
             self.schedule.max_units * len
         } else {
@@ -351,20 +342,26 @@ impl Runner {
         let interval = self.cfg.log.interval.max(1);
         if self.schedule.by_epoch {
             // The epoch counter has already moved on at the last batch.
-            self.state.inner_iter == 0 || self.state.inner_iter.is_multiple_of(interval)
+            self.state.at_epoch_start() || self.state.inner_iter.is_multiple_of(interval)
         } else {
             self.state.iter.is_multiple_of(interval)
         }
     }
 
+    /// The iteration just counted, as (epoch, batch of that epoch), both
+    /// 1-based: at an epoch's last batch the state already points at the
+    /// next epoch's start.
+    fn finished_at(&self, len: u64) -> (u32, u64) {
+        if self.state.at_epoch_start() {
+            (self.state.epoch, len)
+        } else {
+            (self.state.epoch + 1, self.state.inner_iter)
+        }
+    }
+
     fn progress_label(&self, len: u64) -> String {
         if self.schedule.by_epoch {
-            // Called after an iteration is counted: at an epoch's last one the
-            // position has moved on to the next epoch's start.
-            let (epoch, done) = match self.state.inner_iter {
-                0 => (self.state.epoch, len),
-                i => (self.state.epoch + 1, i),
-            };
+            let (epoch, done) = self.finished_at(len);
             format!("Epoch(train) [{epoch}] {done}/{len}")
         } else {
             "Iter(train)".to_string()
@@ -381,12 +378,7 @@ impl Runner {
             self.scalars.set(name, v);
         }
         let position = if self.schedule.by_epoch {
-            // Report the batch just finished: at an epoch's end the state already points at the next epoch.
-            let (epoch, inner) = if self.state.inner_iter == 0 {
-                (self.state.epoch, len)
-            } else {
-                (self.state.epoch + 1, self.state.inner_iter)
-            };
+            let (epoch, inner) = self.finished_at(len);
             let w = len.to_string().len();
             format!("Epoch(train) [{epoch}][{inner:>w$}/{len}]")
         } else {
@@ -400,7 +392,7 @@ impl Runner {
         );
         let mut record = serde_json::json!({
             "mode": "train",
-            "epoch": self.state.epoch + u32::from(self.state.inner_iter != 0),
+            "epoch": self.finished_at(len).0,
             "iter": self.state.iter,
             "step": self.state.iter,
         });
@@ -416,76 +408,6 @@ impl Runner {
         self.logger.info(&line);
         self.logger.record(&record);
         *window = Window::new();
-    }
-
-    /// Asks the learning-rate policies due at this iteration, in order, for
-    /// its learning rate and momentum, each given what the previous decided.
-    fn apply_lr_policies(&mut self) -> Result<()> {
-        if self.lr_policies.is_empty() {
-            return Ok(());
-        }
-        let info = self.step_info(Phase::BeforeTrainIter, Mode::Train);
-        let (mut lr, mut momentum) = (self.optimizer.lr(), self.optimizer.momentum());
-        let mut decided = false;
-        for policy in &mut self.lr_policies {
-            if !policy.due(&info) {
-                continue;
-            }
-            let started = std::time::Instant::now();
-            let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-            let decision = policy
-                .step(&info, lr, momentum, &mut ctx)
-                .map_err(|e| ExtensionFailure::wrap(e, "learning-rate policy", policy.name(), info.phase.name()))?;
-            self.timings.extension(policy.name(), "lr-policy", started.elapsed());
-            if let Some((new_lr, new_momentum)) = decision {
-                lr = new_lr;
-                momentum = new_momentum.or(momentum);
-                decided = true;
-            }
-        }
-        // Between the asks of policies by epoch, nothing changes.
-        if !decided {
-            return Ok(());
-        }
-        self.optimizer.set_lr(lr);
-        if let Some(m) = momentum {
-            self.optimizer.set_momentum(m);
-        }
-        Ok(())
-    }
-
-    /// Calls the hooks subscribed to `phase`.
-    pub(super) fn fire(&mut self, phase: Phase, mode: Mode) -> Result<()> {
-        if !self.hooks.wants(phase) {
-            return Ok(());
-        }
-        let info = self.step_info(phase, mode);
-        let mut ctx = HookContext { scalars: &mut self.scalars, requests: &mut self.requests };
-        let started = std::time::Instant::now();
-        let fired = self.hooks.fire(&info, &mut ctx);
-        self.timings.phase(phase.name(), started.elapsed());
-        fired
-    }
-
-    /// Where the loop is, for hooks and policies.
-    fn step_info(&self, phase: Phase, mode: Mode) -> StepInfo {
-        let len = self.train_loader.as_ref().map_or(1, |l| l.len().max(1) as u64);
-        let max_iters = self.max_iters(len);
-        StepInfo {
-            phase,
-            mode,
-            epoch: self.state.epoch,
-            iter: self.state.iter,
-            inner_iter: if mode == Mode::Train { self.state.inner_iter } else { self.eval_batch },
-            max_epochs: if self.schedule.by_epoch {
-                self.schedule.max_units as u32
-            } else {
-                max_iters.div_ceil(len) as u32
-            },
-            max_iters,
-            rank: self.dist.as_ref().map_or(0, |d| d.rank() as u32),
-            world_size: self.dist.as_ref().map_or(1, |d| d.world_size() as u32),
-        }
     }
 }
 
