@@ -13,7 +13,9 @@ use crate::data::Batch;
 use crate::extension::{ExtensionFailure, Mode, Phase};
 use crate::logging::{format_eta, format_sci};
 
-/// Running averages between two log lines.
+/// Running averages between two log lines. The loss sum stays on the
+/// model's device: reading it back (a device synchronisation on CUDA) waits
+/// for a log line.
 #[derive(Debug)]
 struct Window {
     loss_sum: Tensor,
@@ -23,8 +25,8 @@ struct Window {
 }
 
 impl Window {
-    fn new() -> Self {
-        Self { loss_sum: Tensor::zeros([], (Kind::Double, tch::Device::Cpu)), iters: 0, time: 0.0, data_time: 0.0 }
+    fn new(device: tch::Device) -> Self {
+        Self { loss_sum: Tensor::zeros([], (Kind::Double, device)), iters: 0, time: 0.0, data_time: 0.0 }
     }
 }
 
@@ -134,7 +136,7 @@ impl Runner {
                 self.eval_pass(Mode::Val)?;
             }
         }
-        let mut window = Window::new();
+        let mut window = Window::new(self.model.device());
         while self.state.iter < max_iters && self.requests.stop.is_none() {
             self.fire_agreed(Phase::BeforeTrainEpoch)?;
             let loader = self.train_loader.as_ref().expect("checked above");
@@ -252,7 +254,7 @@ impl Runner {
             self.optimizer.zero_grad();
             self.fire(Phase::AfterOptimizerStep, Mode::Train)?;
         }
-        let _ = window.loss_sum.g_add_(&loss.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double));
+        let _ = window.loss_sum.g_add_(&loss.detach().to_kind(Kind::Double));
         window.iters += 1;
         // Model and optimizer agree again: a checkpoint taken now is consistent.
         self.position = Position::IterationDone;
@@ -407,7 +409,7 @@ impl Runner {
         }
         self.logger.info(&line);
         self.logger.record(&record);
-        *window = Window::new();
+        *window = Window::new(self.model.device());
     }
 }
 
