@@ -148,12 +148,16 @@ fn parse_list(parts: &[&str], whole: &str) -> anyhow::Result<Value> {
     Ok(Value::Array(items))
 }
 
-/// Splits `text` on commas outside brackets and quotes.
-fn split_top_level(text: &str) -> anyhow::Result<Vec<&str>> {
-    let mut parts = Vec::new();
+/// Walks the brackets and commas of `text` outside quotes, calling `at`
+/// with each one's byte index, the character and the bracket depth after it;
+/// stops early when `at` says so.
+///
+/// # Errors
+/// A bracket closing another kind, an unmatched one, an unclosed bracket or
+/// quote (the last two only when the walk reached the end).
+fn scan(text: &str, mut at: impl FnMut(usize, char, usize) -> std::ops::ControlFlow<()>) -> anyhow::Result<()> {
     let mut open: Vec<char> = Vec::new();
     let mut quote: Option<char> = None;
-    let mut start = 0;
     for (i, c) in text.char_indices() {
         if let Some(q) = quote {
             if c == q {
@@ -172,11 +176,11 @@ fn split_top_level(text: &str) -> anyhow::Result<Vec<&str>> {
                     None => bail!("unmatched `{c}` in `{text}`"),
                 }
             }
-            ',' if open.is_empty() => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+            ',' => {}
+            _ => continue,
+        }
+        if at(i, c, open.len()).is_break() {
+            return Ok(());
         }
     }
     if let Some(q) = quote {
@@ -185,6 +189,20 @@ fn split_top_level(text: &str) -> anyhow::Result<Vec<&str>> {
     if let Some(o) = open.last() {
         bail!("unclosed `{o}` in `{text}`");
     }
+    Ok(())
+}
+
+/// Splits `text` on commas outside brackets and quotes.
+fn split_top_level(text: &str) -> anyhow::Result<Vec<&str>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    scan(text, |i, c, depth| {
+        if c == ',' && depth == 0 {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
     parts.push(&text[start..]);
     Ok(parts)
 }
@@ -215,28 +233,16 @@ fn parse_item(item: &str) -> anyhow::Result<Value> {
 
 /// The byte index of the bracket closing the one `text` starts with.
 fn matching_close(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-            }
-            continue;
+    let mut close = None;
+    let closes = |i, c, depth| {
+        if matches!(c, ']' | ')') && depth == 0 {
+            close = Some(i);
+            return std::ops::ControlFlow::Break(());
         }
-        match c {
-            '"' | '\'' => quote = Some(c),
-            '[' | '(' => depth += 1,
-            ']' | ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+        std::ops::ControlFlow::Continue(())
+    };
+    scan(text, closes).ok()?;
+    close
 }
 
 fn parse_scalar(text: &str) -> Value {
