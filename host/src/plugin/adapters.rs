@@ -14,6 +14,27 @@ use super::phase;
 use super::state::HostTensor;
 use crate::extension::{Cadence, Hook, HookContext, LrPolicy, Metric, Phase, Stateful, StepInfo};
 
+/// `Stateful` for a plugin adapter whose instance exports the interface
+/// `$interface` (each world has its own `save-state` / `load-state`).
+macro_rules! plugin_state {
+    ($adapter:ty, $interface:ident) => {
+        impl Stateful for $adapter {
+            fn state_key(&self) -> Option<&str> {
+                // A plugin that failed has no state worth keeping (nor can it give one).
+                (!self.inst.has_failed()).then_some(self.key.as_str())
+            }
+            fn save_state(&mut self) -> Result<Vec<u8>> {
+                let state = self.inst.call("save_state", None, None, |b, s| b.$interface().call_save_state(s).map(Ok))?;
+                Ok(state.unwrap_or_default())
+            }
+            fn load_state(&mut self, state: &[u8]) -> Result<()> {
+                self.inst.call("load_state", None, None, |b, s| b.$interface().call_load_state(s, state))?;
+                Ok(())
+            }
+        }
+    };
+}
+
 /// A hook plugin.
 pub struct WasmHook {
     pub(super) inst: Instance<HookPlugin>,
@@ -23,20 +44,7 @@ pub struct WasmHook {
     pub(super) key: String,
 }
 
-impl Stateful for WasmHook {
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_hook().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_hook().call_load_state(s, state))?;
-        Ok(())
-    }
-}
+plugin_state!(WasmHook, hammer_plugin_hook);
 
 impl Hook for WasmHook {
     fn name(&self) -> &str {
@@ -66,20 +74,7 @@ pub struct WasmMetric {
     pub(super) key: String,
 }
 
-impl Stateful for WasmMetric {
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_metric().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_metric().call_load_state(s, state))?;
-        Ok(())
-    }
-}
+plugin_state!(WasmMetric, hammer_plugin_metric);
 
 impl Metric for WasmMetric {
     fn name(&self) -> &str {
@@ -118,20 +113,7 @@ pub struct WasmLrPolicy {
     pub(super) last_asked: Option<u32>,
 }
 
-impl Stateful for WasmLrPolicy {
-    fn state_key(&self) -> Option<&str> {
-        // A plugin that failed has no state worth keeping (nor can it give one).
-        (!self.inst.has_failed()).then_some(self.key.as_str())
-    }
-    fn save_state(&mut self) -> Result<Vec<u8>> {
-        let state = self.inst.call("save_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_save_state(s).map(Ok))?;
-        Ok(state.unwrap_or_default())
-    }
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        self.inst.call("load_state", None, None, |b, s| b.hammer_plugin_lr_policy().call_load_state(s, state))?;
-        Ok(())
-    }
-}
+plugin_state!(WasmLrPolicy, hammer_plugin_lr_policy);
 
 impl WasmLrPolicy {
     /// The runner's twin of the cadence a policy returned from `setup`.
