@@ -369,29 +369,41 @@ pub trait LrPolicy {
     }
 }
 
-/// Exports a [`Hook`] type (which also implements [`Default`]) as the
-/// component's `hammer:plugin/hook` interface. Use once per crate.
+/// What the three `export_*` macros expand to: the plugin kept in a
+/// thread-local slot behind `$slot` (the trait the world's glue calls), and
+/// the world's exports generated for it with `$export` and the types of
+/// `$world`. Not for direct use.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! export_hook {
-    ($plugin:ty) => {
+macro_rules! __export_plugin {
+    ($plugin:ty, $slot:ident, $export:ident, $world:ident) => {
         #[allow(dead_code)]
         const _: () = {
             ::std::thread_local! {
-                static __HAMMER_HOOK: ::core::cell::RefCell<$plugin> =
+                static __HAMMER_PLUGIN: ::core::cell::RefCell<$plugin> =
                     ::core::cell::RefCell::new(<$plugin as ::core::default::Default>::default());
             }
-            struct __HammerHookSlot;
-            impl $crate::__private::HookSlot for __HammerHookSlot {
+            struct __HammerSlot;
+            impl $crate::__private::$slot for __HammerSlot {
                 type Plugin = $plugin;
                 fn with<R>(f: impl ::core::ops::FnOnce(&mut $plugin) -> R) -> R {
-                    __HAMMER_HOOK.with(|cell| f(&mut cell.borrow_mut()))
+                    __HAMMER_PLUGIN.with(|cell| f(&mut cell.borrow_mut()))
                 }
             }
             // Only a component has the host's imports and these exports; natively
             // (unit tests) the plugin is a plain library.
             #[cfg(target_arch = "wasm32")]
-            $crate::__private::export_hook_world!(__HammerHookSlot with_types_in $crate::__private::hook_world);
+            $crate::__private::$export!(__HammerSlot with_types_in $crate::__private::$world);
         };
+    };
+}
+
+/// Exports a [`Hook`] type (which also implements [`Default`]) as the
+/// component's `hammer:plugin/hook` interface. Use once per crate.
+#[macro_export]
+macro_rules! export_hook {
+    ($plugin:ty) => {
+        $crate::__export_plugin!($plugin, HookSlot, export_hook_world, hook_world);
     };
 }
 
@@ -400,24 +412,7 @@ macro_rules! export_hook {
 #[macro_export]
 macro_rules! export_metric {
     ($plugin:ty) => {
-        #[allow(dead_code)]
-        const _: () = {
-            ::std::thread_local! {
-                static __HAMMER_METRIC: ::core::cell::RefCell<$plugin> =
-                    ::core::cell::RefCell::new(<$plugin as ::core::default::Default>::default());
-            }
-            struct __HammerMetricSlot;
-            impl $crate::__private::MetricSlot for __HammerMetricSlot {
-                type Plugin = $plugin;
-                fn with<R>(f: impl ::core::ops::FnOnce(&mut $plugin) -> R) -> R {
-                    __HAMMER_METRIC.with(|cell| f(&mut cell.borrow_mut()))
-                }
-            }
-            // Only a component has the host's imports and these exports; natively
-            // (unit tests) the plugin is a plain library.
-            #[cfg(target_arch = "wasm32")]
-            $crate::__private::export_metric_world!(__HammerMetricSlot with_types_in $crate::__private::metric_world);
-        };
+        $crate::__export_plugin!($plugin, MetricSlot, export_metric_world, metric_world);
     };
 }
 
@@ -426,23 +421,6 @@ macro_rules! export_metric {
 #[macro_export]
 macro_rules! export_lr_policy {
     ($plugin:ty) => {
-        #[allow(dead_code)]
-        const _: () = {
-            ::std::thread_local! {
-                static __HAMMER_LR_POLICY: ::core::cell::RefCell<$plugin> =
-                    ::core::cell::RefCell::new(<$plugin as ::core::default::Default>::default());
-            }
-            struct __HammerLrPolicySlot;
-            impl $crate::__private::LrPolicySlot for __HammerLrPolicySlot {
-                type Plugin = $plugin;
-                fn with<R>(f: impl ::core::ops::FnOnce(&mut $plugin) -> R) -> R {
-                    __HAMMER_LR_POLICY.with(|cell| f(&mut cell.borrow_mut()))
-                }
-            }
-            // Only a component has the host's imports and these exports; natively
-            // (unit tests) the plugin is a plain library.
-            #[cfg(target_arch = "wasm32")]
-            $crate::__private::export_lr_policy_world!(__HammerLrPolicySlot with_types_in $crate::__private::lr_world);
-        };
+        $crate::__export_plugin!($plugin, LrPolicySlot, export_lr_policy_world, lr_world);
     };
 }
