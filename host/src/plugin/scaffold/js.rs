@@ -165,116 +165,11 @@ Writing it:
     )
 }
 
-const HOOK: &str = r#"//
-// Logs the loss every `every` training iterations (default 100).
+const HOOK: &str = include_str!("templates/js/hook.js");
 
-import { log, scalar, step } from 'hammer:plugin/host@@INTERFACE@';
+const METRIC: &str = include_str!("templates/js/metric.js");
 
-export const hook = {
-    setup(options) {
-        let every = 100;
-        for (const [key, value] of options) {
-            if (key !== 'every' || value.tag !== 'integer' || Number(value.val) < 1) {
-                throw `unknown or wrong option \`${key}\` (the plugin takes \`every\`, an integer >= 1)`;
-            }
-            every = Number(value.val);
-        }
-        // Called after iterations every, 2 x every, ... only (MMEngine's every_n_train_iters).
-        return [{ phase: 'after-train-iter', every }];
-    },
-
-    onPhase(_phase) {
-        const loss = scalar('loss');
-        if (loss != null) {
-            log('info', `iteration ${Number(step().iter) + 1}: loss ${loss.toFixed(4)}`);
-        }
-    },
-
-    saveState() {
-        return new Uint8Array(0);
-    },
-
-    loadState(_state) {},
-};
-"#;
-
-const METRIC: &str = r#"//
-// Percentage of samples whose top-scoring class is the target, computed on
-// the host through tensor handles.
-
-// The plugin's state: module-level variables live as long as the plugin.
-let correct = 0.0;
-let total = 0.0;
-
-export const metric = {
-    setup(options) {
-        for (const [key] of options) {
-            throw `unknown option \`${key}\` (the plugin takes none)`;
-        }
-    },
-
-    reset() {
-        correct = 0.0;
-        total = 0.0;
-    },
-
-    process(output, targets, _loss) {
-        const predicted = output.argmax(1);
-        try {
-            const hits = predicted.eq(targets);
-            try {
-                correct += hits.sum();
-                total += Number(hits.numel());
-            } finally {
-                hits[Symbol.dispose]();
-            }
-        } finally {
-            predicted[Symbol.dispose]();
-        }
-    },
-
-    compute() {
-        return [['my_accuracy', total ? (100.0 * correct) / total : 0.0]];
-    },
-
-    saveState() {
-        return new Uint8Array(0);
-    },
-
-    loadState(_state) {},
-};
-"#;
-
-const LR_POLICY: &str = r#"//
-// Multiplies the learning rate by `gamma` at the start of every epoch.
-
-// The plugin's state: module-level variables live as long as the plugin.
-let gamma = 0.9;
-
-export const lrPolicy = {
-    setup(options, _baseLr, _baseMomentum) {
-        for (const [key, value] of options) {
-            if (key !== 'gamma' || (value.tag !== 'float' && value.tag !== 'integer')) {
-                throw `unknown or mistyped option \`${key}\` (the plugin takes \`gamma\`, a number)`;
-            }
-            gamma = Number(value.val);
-        }
-        // Asked before the first iteration of each epoch (and of a resumed run), not at every one.
-        return 'epoch';
-    },
-
-    step(info, lr, momentum) {
-        const newEpoch = Number(info.innerIter) === 0 && info.epoch > 0;
-        return { lr: newEpoch ? lr * gamma : lr, momentum };
-    },
-
-    saveState() {
-        return new Uint8Array(0);
-    },
-
-    loadState(_state) {},
-};
-"#;
+const LR_POLICY: &str = include_str!("templates/js/lr_policy.js");
 
 #[cfg(test)]
 mod tests {

@@ -142,95 +142,11 @@ fn lib_rs(crate_name: &str, kind: Kind) -> String {
     format!("//! `{crate_name}`: a hammer {} plugin.\n{body}", kind.name())
 }
 
-const HOOK: &str = r#"//!
-//! Logs the loss every `every` training iterations (default 100).
+const HOOK: &str = include_str!("templates/rust/hook.rs");
 
-use hammer_sdk::{export_hook, Hook, Options, Phase, StepInfo, Subscription};
+const METRIC: &str = include_str!("templates/rust/metric.rs");
 
-#[derive(Default)]
-struct Plugin;
-
-impl Hook for Plugin {
-    fn setup(&mut self, options: &Options) -> Result<Vec<Subscription>, String> {
-        options.check_known(&["every"])?;
-        let every = u32::try_from(options.get_u64("every", 100)?).map_err(|_| "option `every` is too large")?;
-        // Called after iterations every, 2 × every, ... only (MMEngine's every_n_train_iters).
-        Ok(vec![Subscription::every(Phase::AfterTrainIter, every)])
-    }
-
-    fn on_phase(&mut self, info: &StepInfo) -> Result<(), String> {
-        if let Some(loss) = hammer_sdk::scalar("loss") {
-            hammer_sdk::info(&format!("iteration {}: loss {loss:.4}", info.iter + 1));
-        }
-        Ok(())
-    }
-}
-
-export_hook!(Plugin);
-"#;
-
-const METRIC: &str = r#"//!
-//! Percentage of samples whose top-scoring class is the target, computed on
-//! the host through tensor handles.
-
-use hammer_sdk::{export_metric, Metric, Options, Tensor};
-
-#[derive(Default)]
-struct Plugin {
-    correct: f64,
-    total: f64,
-}
-
-impl Metric for Plugin {
-    fn setup(&mut self, options: &Options) -> Result<(), String> {
-        options.check_known(&[])
-    }
-
-    fn reset(&mut self) {
-        *self = Self::default();
-    }
-
-    fn process(&mut self, output: &Tensor, targets: &Tensor, _loss: f64) -> Result<(), String> {
-        self.correct += output.argmax(1)?.eq(targets)?.sum();
-        self.total += targets.numel() as f64;
-        Ok(())
-    }
-
-    fn compute(&mut self) -> Result<Vec<(String, f64)>, String> {
-        let value = if self.total == 0.0 { 0.0 } else { 100.0 * self.correct / self.total };
-        Ok(vec![("my_accuracy".into(), value)])
-    }
-}
-
-export_metric!(Plugin);
-"#;
-
-const LR_POLICY: &str = r#"//!
-//! Multiplies the learning rate by `gamma` at the start of every epoch.
-
-use hammer_sdk::{export_lr_policy, Cadence, Decision, LrPolicy, Options, StepInfo};
-
-#[derive(Default)]
-struct Plugin {
-    gamma: f64,
-}
-
-impl LrPolicy for Plugin {
-    fn setup(&mut self, options: &Options, _base_lr: f64, _base_momentum: Option<f64>) -> Result<Cadence, String> {
-        options.check_known(&["gamma"])?;
-        self.gamma = options.get_f64("gamma", 0.9)?;
-        // Asked before the first iteration of each epoch (and of a resumed run), not at every one.
-        Ok(Cadence::Epoch)
-    }
-
-    fn step(&mut self, info: &StepInfo, lr: f64, momentum: Option<f64>) -> Result<Decision, String> {
-        let new_epoch = info.inner_iter == 0 && info.epoch > 0;
-        Ok(Decision { lr: if new_epoch { lr * self.gamma } else { lr }, momentum })
-    }
-}
-
-export_lr_policy!(Plugin);
-"#;
+const LR_POLICY: &str = include_str!("templates/rust/lr_policy.rs");
 
 fn readme(name: &str, crate_name: &str, kind: Kind) -> String {
     format!(
