@@ -101,7 +101,7 @@ fn run(args: &Args, hook: bool) -> Result<f64> {
         device: None,
         plugins: if hook { args.plugin.iter().map(|p| p.display().to_string()).collect() } else { Vec::new() },
     };
-    let cfg = config.load(&[])?;
+    let cfg = config.load()?;
     let started = Instant::now();
     let mut runner = Runner::build(cfg, None, Start::Fresh)?;
     runner.train()?;

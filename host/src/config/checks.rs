@@ -339,7 +339,7 @@ fn non_negative(key: &str, value: f64) -> Result<(), ConfigError> {
 }
 
 /// `cpu`, `cuda`, `cuda:N` or `auto`.
-fn valid_device(device: &str) -> bool {
+pub(crate) fn valid_device(device: &str) -> bool {
     match device {
         "cpu" | "cuda" | "auto" => true,
         _ => device

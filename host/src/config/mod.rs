@@ -10,6 +10,7 @@
 //!    any unknown key (with the closest valid name) or wrongly typed value.
 
 mod checks;
+pub(crate) use checks::valid_device;
 pub mod load;
 pub mod overrides;
 mod schema;
